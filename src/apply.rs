@@ -1,0 +1,180 @@
+//! Executing a plan: each action re-checks that its target is still what the plan saw, then
+//! acts through the root handle. One action's failure never stops the others.
+
+use std::io;
+use std::os::fd::AsFd;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
+use serde::Serialize;
+
+use crate::atomic;
+use crate::plan::{Action, Expect, Keep, Kind, Payload, Plan, hash};
+use crate::root::{self, Root};
+use crate::walk::{self, Tally};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Done,
+    Skipped,
+    Failed,
+}
+
+/// What happened to one action.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Entries actually removed or changed.
+    pub entries: u64,
+    /// Per-path problems inside a tree (at most [`walk::MAX_PROBLEMS`], then a count).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<PathProblem>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PathProblem {
+    pub path: String,
+    pub message: String,
+}
+
+impl Outcome {
+    fn done(entries: u64) -> Self {
+        Outcome { status: Status::Done, reason: None, entries, problems: Vec::new() }
+    }
+    fn skipped(reason: impl Into<String>) -> Self {
+        Outcome { status: Status::Skipped, reason: Some(reason.into()), entries: 0, problems: Vec::new() }
+    }
+    fn failed(reason: impl Into<String>) -> Self {
+        Outcome { status: Status::Failed, reason: Some(reason.into()), entries: 0, problems: Vec::new() }
+    }
+    fn from_tally(t: Tally) -> Self {
+        let count = t.problem_count();
+        let problems =
+            t.problems.into_iter().map(|p| PathProblem { path: root::show(&p.path), message: p.message }).collect();
+        if count == 0 {
+            Outcome { status: Status::Done, reason: None, entries: t.entries, problems }
+        } else {
+            Outcome {
+                status: Status::Failed,
+                reason: Some(format!("{count} entries could not be removed")),
+                entries: t.entries,
+                problems,
+            }
+        }
+    }
+}
+
+/// Executes every action of the plan in order. `progress` is told after each action.
+pub fn apply(root: &Root, plan: &Plan, keep: &Keep, progress: &mut dyn FnMut(&Action, &Outcome)) -> Vec<Outcome> {
+    plan.actions
+        .iter()
+        .map(|a| {
+            let o = apply_one(root, a, keep);
+            progress(a, &o);
+            o
+        })
+        .collect()
+}
+
+fn apply_one(root: &Root, a: &Action, keep: &Keep) -> Outcome {
+    if let Payload::Run(argv) = &a.payload {
+        return run(argv);
+    }
+    let (dir, name) = match root.open_parent(&a.path) {
+        Ok(v) => v,
+        Err(e) if root::is_absent(&e) => return gone(a),
+        Err(e) if root::is_symlink_refusal(&e) => {
+            return Outcome::skipped("a directory on the way became a symlink since the plan; not followed");
+        }
+        Err(e) => return Outcome::failed(format!("cannot open the parent directory: {e}")),
+    };
+    let current = match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => Some(st),
+        Err(rustix::io::Errno::NOENT) => None,
+        Err(e) => return Outcome::failed(format!("cannot stat: {e}")),
+    };
+    match (&a.expect, &current) {
+        (Expect::Absent, None) | (Expect::Nothing, _) => {}
+        (Expect::Inode { dev, ino, .. }, Some(st)) if st.st_dev == *dev && st.st_ino == *ino => {}
+        (Expect::Inode { .. }, None) => return gone(a),
+        _ => return Outcome::skipped("changed since the plan was made; run amiprep again"),
+    }
+    match a.kind {
+        Kind::Remove => match rustix::fs::unlinkat(&dir, name, AtFlags::empty()) {
+            Ok(()) => Outcome::done(1),
+            Err(rustix::io::Errno::NOENT) => gone(a),
+            Err(e) => Outcome::failed(walk::removal_error(e)),
+        },
+        Kind::RemoveTree => Outcome::from_tally(walk::remove_tree(root, dir.as_fd(), name, &a.path, keep)),
+        Kind::Empty => match walk::open_subdir(dir.as_fd(), name) {
+            Ok(fd) => Outcome::from_tally(walk::empty(root, fd, &a.path, keep)),
+            Err(e) => Outcome::failed(format!("cannot open directory: {e}")),
+        },
+        Kind::Truncate => truncate(root, &a.path, current.as_ref().map(|s| s.st_ino)),
+        Kind::Rewrite => rewrite(root, a, dir.as_fd(), name, current.as_ref()),
+        Kind::Run => Outcome::failed("internal: a run action without a command"),
+    }
+}
+
+/// A target that disappeared on its own is what the action wanted.
+fn gone(_: &Action) -> Outcome {
+    Outcome::skipped("already gone")
+}
+
+fn truncate(root: &Root, rel: &Path, ino: Option<u64>) -> Outcome {
+    // O_NONBLOCK: a FIFO swapped in since the plan must not hang us; it fails the type check.
+    let flags = OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+    let fd = match rustix::fs::openat2(root.fd(), rel, flags, Mode::empty(), resolve) {
+        Ok(fd) => fd,
+        Err(e) => return Outcome::failed(format!("cannot open for truncation: {}", walk::removal_error(e))),
+    };
+    match rustix::fs::fstat(&fd) {
+        Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile && Some(st.st_ino) == ino => {}
+        Ok(_) => return Outcome::skipped("changed since the plan was made; run amiprep again"),
+        Err(e) => return Outcome::failed(format!("cannot stat: {e}")),
+    }
+    match rustix::fs::ftruncate(&fd, 0) {
+        Ok(()) => Outcome::done(1),
+        Err(e) => Outcome::failed(walk::removal_error(e)),
+    }
+}
+
+fn rewrite(
+    root: &Root,
+    a: &Action,
+    dir: std::os::fd::BorrowedFd<'_>,
+    name: &std::ffi::OsStr,
+    current: Option<&rustix::fs::Stat>,
+) -> Outcome {
+    let Payload::Rewrite { data, mode } = &a.payload else {
+        return Outcome::failed("internal: rewrite without content");
+    };
+    if let Expect::Inode { content: Some(h), .. } = a.expect {
+        match root.read_nofollow(&a.path) {
+            Ok(Some((_, now))) if hash(&now) == h => {}
+            Ok(_) => return Outcome::skipped("content changed since the plan was made; run amiprep again"),
+            Err(e) => return Outcome::failed(format!("cannot read: {e}")),
+        }
+    }
+    match atomic::replace(dir, name, data, current, *mode) {
+        Ok(()) => Outcome::done(1),
+        Err(e) => Outcome::failed(format!("not replaced, original untouched: {e}")),
+    }
+}
+
+fn run(argv: &[String]) -> Outcome {
+    let Some((cmd, args)) = argv.split_first() else { return Outcome::failed("empty command") };
+    match Command::new(cmd).args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).output() {
+        Ok(out) if out.status.success() => Outcome::done(0),
+        Ok(out) => {
+            Outcome::failed(format!("{cmd} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim()))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Outcome::failed(format!("{cmd} is not installed")),
+        Err(e) => Outcome::failed(format!("cannot run {cmd}: {e}")),
+    }
+}

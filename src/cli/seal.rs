@@ -1,0 +1,116 @@
+//! `amiprep seal`: plan, confirm, then apply that same plan under the one-run-at-a-time lock.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::os::fd::OwnedFd;
+
+use anyhow::Context;
+use clap::Args;
+use rustix::fs::{FlockOperation, Mode, OFlags};
+
+use super::Target;
+use crate::exit::{Code, Failure, Result};
+use crate::plan::Keep;
+use crate::report::{Report, human};
+use crate::root::Root;
+
+#[derive(Args, Debug)]
+pub struct SealCmd {
+    #[command(flatten)]
+    pub target: Target,
+    /// Do not ask for confirmation. Required when there is no terminal.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Only show the plan, exactly like `amiprep plan`.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+impl SealCmd {
+    pub fn run(self) -> Result<Code> {
+        if self.dry_run {
+            return super::plan::PlanCmd { target: self.target }.run();
+        }
+        let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+        if !self.yes && !interactive {
+            return Err(Failure::new(
+                Code::Refused,
+                anyhow::anyhow!(
+                    "refusing to seal without confirmation: there is no terminal to ask on. Review `amiprep plan` and run `amiprep seal --yes`"
+                ),
+            ));
+        }
+        let (profile, root) = self.target.open()?;
+        let _lock = lock(&root)?;
+        let p = Target::plan(profile, root);
+        if !self.yes && !confirm(&p)? {
+            return Err(Failure::new(Code::Refused, anyhow::anyhow!("not confirmed; nothing was changed")));
+        }
+        let keep = Keep(p.profile.keep_set());
+        let outcomes = crate::apply::apply(&p.root, &p.plan, &keep, &mut |a, o| {
+            log::debug!("{} {} {}: {:?}", a.operation, a.kind.as_str(), a.target, o.status);
+        });
+        let report = Report::new("seal", &p.root, &p.profile.names, &p.plan, Some(&outcomes));
+        self.target.print(&report)?;
+        let t = &report.totals.all;
+        if t.failed > 0 {
+            log::error!("seal finished with {} failed actions of {}", t.failed, t.actions);
+            return Ok(Code::Failed);
+        }
+        log::info!(
+            "sealed {} with profile {}: {} actions, {} entries, {}",
+            p.root.display().display(),
+            p.profile.names.join(" + "),
+            t.actions,
+            t.entries,
+            human(t.bytes)
+        );
+        Ok(Code::Ok)
+    }
+}
+
+/// Takes the one-seal-at-a-time lock: an exclusive `flock` on the root directory itself. It
+/// needs no lock file, so it leaves nothing in the image, works the same on a live system and
+/// under `--root`, and is released by the kernel if amiprep is killed.
+fn lock(root: &Root) -> Result<OwnedFd> {
+    let fd = rustix::fs::openat(root.fd(), ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .context("opening the root to lock it")?;
+    match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(fd),
+        Err(rustix::io::Errno::WOULDBLOCK) => Err(Failure::new(
+            Code::Refused,
+            anyhow::anyhow!("another amiprep seal is running on {}; wait for it to finish", root.display().display()),
+        )),
+        Err(e) => Err(anyhow::Error::from(e).context("locking the root").into()),
+    }
+}
+
+/// Shows the summary on stderr and asks; true only for an explicit yes.
+fn confirm(p: &super::Prepared) -> Result<bool> {
+    let report = Report::new("plan", &p.root, &p.profile.names, &p.plan, None);
+    let mut err = std::io::stderr().lock();
+    writeln!(err, "amiprep seal: profile {} on {}", p.profile.names.join(" + "), p.root.display().display())?;
+    for o in &report.totals.by_operation {
+        writeln!(
+            err,
+            "  {:<18} {:>6} actions {:>10} entries {:>11}",
+            o.operation,
+            o.count.actions,
+            o.count.entries,
+            human(o.count.bytes)
+        )?;
+    }
+    let t = &report.totals.all;
+    writeln!(
+        err,
+        "{} actions, {} entries, {}; {} warnings. `amiprep plan` lists every path.",
+        t.actions,
+        t.entries,
+        human(t.bytes),
+        report.totals.warnings
+    )?;
+    write!(err, "Seal now? This deletes the files listed. [y/N] ")?;
+    err.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+}

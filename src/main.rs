@@ -1,0 +1,31 @@
+//! amiprep: seal a Linux instance for imaging. `main` only parses, runs and maps the outcome
+//! to a documented exit code.
+
+mod accounts;
+mod apply;
+mod atomic;
+mod cli;
+mod exit;
+mod logging;
+mod ops;
+mod plan;
+mod profile;
+mod report;
+mod root;
+mod sshd;
+mod walk;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    logging::init(cli.verbose);
+    match cli.run() {
+        Ok(code) => code.into(),
+        Err(fail) => {
+            // `{:#}` prints the whole context chain on one line: "seal: opening ...: denied".
+            eprintln!("amiprep: error: {:#}", fail.error);
+            fail.code.into()
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! cloud-init: per-instance state, logs, and the network configs it generated.
+
+use std::path::Path;
+
+use super::Ctx;
+
+/// Network configs cloud-init writes from the instance's metadata (usually MAC-pinned):
+/// `(directory, name test)`.
+const GENERATED: &[(&str, fn(&str) -> bool)] = &[
+    ("etc/netplan", |n| n == "50-cloud-init.yaml"),
+    ("etc/NetworkManager/system-connections", |n| n.starts_with("cloud-init-") && n.ends_with(".nmconnection")),
+    ("etc/systemd/network", |n| n.starts_with("10-cloud-init-") && n.ends_with(".network")),
+    ("etc/network/interfaces.d", |n| n == "50-cloud-init.cfg" || n == "50-cloud-init"),
+];
+
+pub fn plan(ctx: &mut Ctx<'_, '_>) {
+    let cloud = Path::new("var/lib/cloud");
+    if ctx.p.real_dir(cloud) {
+        for name in ctx.p.list(cloud) {
+            let n = name.to_string_lossy();
+            let state = matches!(n.as_ref(), "instances" | "instance" | "data" | "sem" | "handlers");
+            if n == "instances" {
+                // Keep the directory: cloud-init expects it.
+                ctx.p.empty(&cloud.join(&name));
+            } else if state || (n == "seed" && ctx.profile.cloud_init_seed) {
+                ctx.p.remove(&cloud.join(&name));
+            }
+        }
+    }
+    if ctx.profile.cloud_init_logs {
+        for log in ["var/log/cloud-init.log", "var/log/cloud-init-output.log"] {
+            ctx.p.remove_file(Path::new(log));
+        }
+    }
+    if ctx.profile.cloud_init_network_config && regenerates_network(ctx) {
+        for (dir, generated) in GENERATED {
+            let dir = Path::new(dir);
+            if !ctx.p.real_dir(dir) {
+                continue;
+            }
+            for name in ctx.p.list(dir) {
+                if generated(&name.to_string_lossy()) {
+                    ctx.p.remove_file(&dir.join(&name));
+                }
+            }
+        }
+    }
+}
+
+/// cloud-init regenerates network config at boot when it is installed and its network
+/// configuration is not disabled (`network: {config: disabled}` in `etc/cloud/cloud.cfg` or
+/// `cloud.cfg.d/*.cfg`, or `etc/cloud/cloud-init.disabled`). Otherwise those files are the
+/// image's only network config and must stay.
+fn regenerates_network(ctx: &mut Ctx<'_, '_>) -> bool {
+    let root = ctx.p.root;
+    let installed = ["usr/bin/cloud-init", "bin/cloud-init"].iter().any(|p| root.exists(Path::new(p)));
+    if !installed || root.exists(Path::new("etc/cloud/cloud-init.disabled")) {
+        return false;
+    }
+    let mut files = vec![Path::new("etc/cloud/cloud.cfg").to_path_buf()];
+    let d = Path::new("etc/cloud/cloud.cfg.d");
+    if ctx.p.real_dir(d) {
+        files.extend(ctx.p.list(d).into_iter().filter(|n| n.to_string_lossy().ends_with(".cfg")).map(|n| d.join(n)));
+    }
+    !files.iter().any(|f| {
+        root.read_config_opt(f).ok().flatten().is_some_and(|data| disables_network(&String::from_utf8_lossy(&data)))
+    })
+}
+
+/// Recognises both YAML spellings of `network: {config: disabled}`.
+fn disables_network(yaml: &str) -> bool {
+    let flat: String = yaml.lines().map(|l| l.split('#').next().unwrap_or("")).collect::<Vec<_>>().join("\n");
+    let compact: String = flat.chars().filter(|c| !c.is_whitespace()).collect();
+    if compact.contains("network:{config:disabled}") {
+        return true;
+    }
+    let mut in_network = false;
+    for line in flat.lines() {
+        let indented = line.starts_with([' ', '\t']);
+        if !indented && !line.trim().is_empty() {
+            in_network = line.trim() == "network:";
+        } else if in_network && line.split_whitespace().collect::<Vec<_>>() == ["config:", "disabled"] {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn network_disabled_spellings() {
+        assert!(super::disables_network("network: {config: disabled}\n"));
+        assert!(super::disables_network("# x\nnetwork:\n  config: disabled\n"));
+        assert!(!super::disables_network("network:\n  version: 2\nother:\n  config: disabled\n"));
+        assert!(!super::disables_network("# network: {config: disabled}\n"));
+    }
+}

@@ -1,0 +1,304 @@
+//! Profiles: finding them, checking them, resolving `extends`, and the merged result.
+
+mod load;
+pub mod schema;
+mod show;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
+use toml::Spanned;
+
+pub use load::{BUILTINS, find, load, profile_dirs};
+use schema::{MachineIdMode, ProfileFile};
+pub use show::render_resolved;
+
+use crate::ops::CATALOGUE;
+
+/// A problem with a profile, located in its file.
+#[derive(Debug)]
+pub struct ProfileError {
+    pub file: String,
+    /// 1-based line and column, when the problem has a place.
+    pub at: Option<(usize, usize)>,
+    pub message: String,
+    pub hint: Option<String>,
+    /// True when amiprep refuses the file for safety (ownership, permissions) rather than
+    /// because it is malformed: the exit code differs.
+    pub refused: bool,
+}
+
+impl fmt::Display for ProfileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.at {
+            Some((l, c)) => write!(f, "{}:{l}:{c}: {}", self.file, self.message)?,
+            None => write!(f, "{}: {}", self.file, self.message)?,
+        }
+        if let Some(h) = &self.hint {
+            write!(f, "\n  fix: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ProfileError {}
+
+/// A root-relative glob rule and where it was written.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub glob: String,
+    pub origin: String,
+}
+
+/// The merged profile: every operation switched on or off, every option filled in.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The profiles as named on the command line (or `default`).
+    pub names: Vec<String>,
+    /// Every file merged, parents first, as `name (origin)`.
+    pub chain: Vec<String>,
+    pub description: String,
+    /// On/off by catalogue id.
+    pub enabled: BTreeMap<&'static str, bool>,
+    pub authorized_keys_extra: Vec<String>,
+    pub shell_history_extra: Vec<String>,
+    pub credentials_extra: Vec<String>,
+    pub machine_id_mode: MachineIdMode,
+    pub cloud_init_seed: bool,
+    pub cloud_init_logs: bool,
+    pub cloud_init_network_config: bool,
+    pub hostname: bool,
+    pub journal: bool,
+    pub remove: Vec<Rule>,
+    pub truncate: Vec<Rule>,
+    pub keep: Vec<Rule>,
+    pub users_remove: Vec<String>,
+    pub users_lock: Vec<String>,
+    pub include_mounts: Vec<String>,
+}
+
+impl Default for Resolved {
+    /// The catalogue defaults, before any profile is applied.
+    fn default() -> Self {
+        Resolved {
+            names: Vec::new(),
+            chain: Vec::new(),
+            description: String::new(),
+            enabled: CATALOGUE.iter().map(|op| (op.id, op.default_on)).collect(),
+            authorized_keys_extra: Vec::new(),
+            shell_history_extra: Vec::new(),
+            credentials_extra: Vec::new(),
+            machine_id_mode: MachineIdMode::default(),
+            cloud_init_seed: false,
+            cloud_init_logs: true,
+            cloud_init_network_config: true,
+            hostname: true,
+            journal: true,
+            remove: Vec::new(),
+            truncate: Vec::new(),
+            keep: Vec::new(),
+            users_remove: Vec::new(),
+            users_lock: Vec::new(),
+            include_mounts: Vec::new(),
+        }
+    }
+}
+
+impl Resolved {
+    pub fn is_enabled(&self, id: &str) -> bool {
+        self.enabled.get(id).copied().unwrap_or(false)
+    }
+
+    /// The `keep` globs, compiled.
+    pub fn keep_set(&self) -> GlobSet {
+        compile_set(&self.keep)
+    }
+}
+
+/// Compiles rules that were validated when the profile was applied.
+pub fn compile_set(rules: &[Rule]) -> GlobSet {
+    let mut b = GlobSetBuilder::new();
+    for r in rules {
+        b.add(glob(&r.glob).expect("validated when the profile was loaded"));
+    }
+    b.build().expect("validated when the profile was loaded")
+}
+
+/// Profile globs: `*` and `?` stay within one path component, `**` crosses them, and a leading
+/// `/` is optional (globs are always root-relative).
+pub fn glob(pattern: &str) -> Result<Glob, globset::Error> {
+    GlobBuilder::new(pattern.trim_start_matches('/')).literal_separator(true).backslash_escape(true).build()
+}
+
+/// Where in a file a spanned value sits.
+struct Locator<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl Locator<'_> {
+    fn at(&self, offset: usize) -> (usize, usize) {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, col)
+    }
+
+    fn err<T>(&self, v: &Spanned<T>, message: String, hint: &str) -> ProfileError {
+        ProfileError {
+            file: self.file.to_string(),
+            at: Some(self.at(v.span().start)),
+            message,
+            hint: Some(hint.to_string()),
+            refused: false,
+        }
+    }
+}
+
+fn push_unique(list: &mut Vec<String>, v: &str) {
+    if !list.iter().any(|x| x == v) {
+        list.push(v.to_string());
+    }
+}
+
+/// Applies one parsed file over the accumulated result, validating its values.
+fn apply(r: &mut Resolved, f: &ProfileFile, loc: &Locator<'_>) -> Result<(), ProfileError> {
+    if let Some(d) = &f.description {
+        r.description = d.clone();
+    }
+    let o = &f.operations;
+    let switches = [
+        ("ssh-host-keys", o.ssh_host_keys.as_ref().and_then(|x| x.enabled)),
+        ("authorized-keys", o.authorized_keys.as_ref().and_then(|x| x.enabled)),
+        ("shell-history", o.shell_history.as_ref().and_then(|x| x.enabled)),
+        ("credentials", o.credentials.as_ref().and_then(|x| x.enabled)),
+        ("machine-id", o.machine_id.as_ref().and_then(|x| x.enabled)),
+        ("cloud-init", o.cloud_init.as_ref().and_then(|x| x.enabled)),
+        ("network-identity", o.network_identity.as_ref().and_then(|x| x.enabled)),
+        ("random-seed", o.random_seed.as_ref().and_then(|x| x.enabled)),
+        ("logs", o.logs.as_ref().and_then(|x| x.enabled)),
+        ("tmp", o.tmp.as_ref().and_then(|x| x.enabled)),
+        ("package-cache", o.package_cache.as_ref().and_then(|x| x.enabled)),
+        ("leftovers", o.leftovers.as_ref().and_then(|x| x.enabled)),
+        ("mail-spool", o.mail_spool.as_ref().and_then(|x| x.enabled)),
+        ("user-crontabs", o.user_crontabs.as_ref().and_then(|x| x.enabled)),
+        ("rpm-db", o.rpm_db.as_ref().and_then(|x| x.enabled)),
+    ];
+    for (id, on) in switches {
+        if let Some(on) = on {
+            r.enabled.insert(id, on);
+        }
+    }
+    let home_rel = |list: &[Spanned<String>], into: &mut Vec<String>, what: &str| -> Result<(), ProfileError> {
+        for v in list {
+            let s = v.get_ref();
+            if s.is_empty()
+                || s.starts_with('/')
+                || Path::new(s).components().any(|c| !matches!(c, std::path::Component::Normal(_)))
+            {
+                return Err(loc.err(
+                    v,
+                    format!("{what} entry {s:?} must be a plain path relative to the home directory"),
+                    "write it like \".config/tool/token\": no leading /, no .. or .",
+                ));
+            }
+            push_unique(into, s);
+        }
+        Ok(())
+    };
+    if let Some(a) = &o.authorized_keys {
+        for v in &a.extra_files {
+            if v.get_ref().contains('/')
+                || v.get_ref().is_empty()
+                || v.get_ref().starts_with('.') && v.get_ref().trim_matches('.').is_empty()
+            {
+                return Err(loc.err(
+                    v,
+                    format!("extra_files entry {:?} must be a file name inside ~/.ssh", v.get_ref()),
+                    "write a bare name such as \"id_rsa\"",
+                ));
+            }
+        }
+        home_rel(&a.extra_files, &mut r.authorized_keys_extra, "extra_files")?;
+    }
+    if let Some(h) = &o.shell_history {
+        home_rel(&h.extra, &mut r.shell_history_extra, "extra")?;
+    }
+    if let Some(c) = &o.credentials {
+        home_rel(&c.extra, &mut r.credentials_extra, "extra")?;
+    }
+    if let Some(m) = o.machine_id.as_ref().and_then(|m| m.mode) {
+        r.machine_id_mode = m;
+    }
+    if let Some(c) = &o.cloud_init {
+        r.cloud_init_seed = c.seed.unwrap_or(r.cloud_init_seed);
+        r.cloud_init_logs = c.logs.unwrap_or(r.cloud_init_logs);
+        r.cloud_init_network_config = c.network_config.unwrap_or(r.cloud_init_network_config);
+    }
+    if let Some(n) = o.network_identity.as_ref().and_then(|n| n.hostname) {
+        r.hostname = n;
+    }
+    if let Some(j) = o.logs.as_ref().and_then(|l| l.journal) {
+        r.journal = j;
+    }
+    for (list, into) in
+        [(&f.files.remove, &mut r.remove), (&f.files.truncate, &mut r.truncate), (&f.files.keep, &mut r.keep)]
+    {
+        for v in list {
+            let g = v.get_ref();
+            if let Err(e) = glob(g) {
+                return Err(loc.err(
+                    v,
+                    format!("bad glob {g:?}: {}", e.kind()),
+                    "globs use * ? [abc] {a,b} and **; escape a literal metacharacter with a backslash",
+                ));
+            }
+            if g.trim_start_matches('/').is_empty() || g.split('/').any(|c| c == "..") {
+                return Err(loc.err(
+                    v,
+                    format!("glob {g:?} must name paths inside the root"),
+                    "write a root-relative glob such as \"var/cache/myapp/**\"; `..` is not allowed",
+                ));
+            }
+            if !into.iter().any(|x: &Rule| x.glob == *g) {
+                let (line, col) = loc.at(v.span().start);
+                into.push(Rule { glob: g.clone(), origin: format!("{}:{line}:{col}", loc.file) });
+            }
+        }
+    }
+    for (list, into) in [(&f.users.remove, &mut r.users_remove), (&f.users.lock, &mut r.users_lock)] {
+        for v in list {
+            if !crate::accounts::valid_name(v.get_ref()) {
+                return Err(loc.err(
+                    v,
+                    format!("{:?} is not a valid user name", v.get_ref()),
+                    "user names are 1-32 characters of a-z, 0-9, _ and -, starting with a letter or _",
+                ));
+            }
+            push_unique(into, v.get_ref());
+        }
+    }
+    for v in &f.walk.include_mounts {
+        match crate::root::rel(v.get_ref()) {
+            Ok(p) if !p.as_os_str().is_empty() => push_unique(&mut r.include_mounts, &p.to_string_lossy()),
+            _ => {
+                return Err(loc.err(
+                    v,
+                    format!("include_mounts entry {:?} is not a path inside the root", v.get_ref()),
+                    "write the mount point root-relative, e.g. \"var/log\"",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The directory for relative `extends` of a file profile.
+fn base_dir(p: &Path) -> PathBuf {
+    p.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;

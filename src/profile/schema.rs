@@ -1,0 +1,165 @@
+//! The TOML schema of a profile file, and how a child merges over its parent.
+//!
+//! Every field is optional so a file says only what it changes. Merge rules, applied from the
+//! first parent to the last `-p`: a scalar or option set by a later profile replaces the earlier
+//! value; a list is appended to the earlier list (duplicates dropped). To undo a parent's glob,
+//! use `keep`, which always wins.
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+/// One profile file as written.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileFile {
+    pub description: Option<String>,
+    #[serde(default)]
+    pub extends: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub operations: Operations,
+    #[serde(default)]
+    pub files: Files,
+    #[serde(default)]
+    pub users: Users,
+    #[serde(default)]
+    pub walk: Walk,
+}
+
+/// Per-operation switches and options. The field names are the catalogue ids.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Operations {
+    pub ssh_host_keys: Option<Plain>,
+    pub authorized_keys: Option<AuthorizedKeys>,
+    pub shell_history: Option<Extra>,
+    pub credentials: Option<Extra>,
+    pub machine_id: Option<MachineId>,
+    pub cloud_init: Option<CloudInit>,
+    pub network_identity: Option<NetworkIdentity>,
+    pub random_seed: Option<Plain>,
+    pub logs: Option<Logs>,
+    pub tmp: Option<Plain>,
+    pub package_cache: Option<Plain>,
+    pub leftovers: Option<Plain>,
+    pub mail_spool: Option<Plain>,
+    pub user_crontabs: Option<Plain>,
+    pub rpm_db: Option<Plain>,
+}
+
+/// An operation with no options beyond its switch.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plain {
+    pub enabled: Option<bool>,
+}
+
+/// An operation over per-home files that accepts more names to treat the same way.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Extra {
+    pub enabled: Option<bool>,
+    /// More home-relative paths (e.g. `.lein/credentials.clj`).
+    #[serde(default)]
+    pub extra: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizedKeys {
+    pub enabled: Option<bool>,
+    /// Other file names inside each home's `.ssh/` to remove too (e.g. `id_rsa`, `known_hosts`).
+    /// Nothing but `authorized_keys*` is touched unless listed here.
+    #[serde(default)]
+    pub extra_files: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MachineIdMode {
+    /// `uninitialized\n`: the next boot is a first boot (ConditionFirstBoot, presets).
+    #[default]
+    Uninitialized,
+    /// Empty file: a new id is generated at boot, but it is not a first boot.
+    Empty,
+    /// Leave machine-id alone (the other identity files are still reset).
+    Keep,
+}
+
+impl MachineIdMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MachineIdMode::Uninitialized => "uninitialized",
+            MachineIdMode::Empty => "empty",
+            MachineIdMode::Keep => "keep",
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MachineId {
+    pub enabled: Option<bool>,
+    pub mode: Option<MachineIdMode>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudInit {
+    pub enabled: Option<bool>,
+    /// Also remove `var/lib/cloud/seed/` (the NoCloud seed an image may ship). Default false.
+    pub seed: Option<bool>,
+    /// Remove cloud-init's logs. Default true.
+    pub logs: Option<bool>,
+    /// Remove network configs cloud-init generated (only when cloud-init is installed and will
+    /// regenerate them). Default true.
+    pub network_config: Option<bool>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkIdentity {
+    pub enabled: Option<bool>,
+    /// Remove `etc/hostname` and the `127.0.1.1` line of `etc/hosts`. Default true.
+    pub hostname: Option<bool>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Logs {
+    pub enabled: Option<bool>,
+    /// Remove the persistent journal under `var/log/journal/`. Default true.
+    pub journal: Option<bool>,
+}
+
+/// Generic rules for what the catalogue does not cover. Globs are root-relative.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Files {
+    #[serde(default)]
+    pub remove: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub truncate: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub keep: Vec<Spanned<String>>,
+}
+
+/// Account changes, done on the root's own passwd, shadow, group and gshadow.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Users {
+    /// Accounts to delete with their group memberships, home and mail spool.
+    #[serde(default)]
+    pub remove: Vec<Spanned<String>>,
+    /// Accounts whose password to lock (`!` prefix in shadow).
+    #[serde(default)]
+    pub lock: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Walk {
+    /// Root-relative mount points that cleanup may enter. Other mounts under the root are
+    /// never walked or changed.
+    #[serde(default)]
+    pub include_mounts: Vec<Spanned<String>>,
+}
