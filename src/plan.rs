@@ -194,8 +194,7 @@ impl<'r> Planner<'r> {
         &mut self,
         kind: Kind,
         rel: &Path,
-        entries: u64,
-        bytes: u64,
+        (entries, bytes): (u64, u64),
         detail: Option<String>,
         expect: Expect,
         payload: Payload,
@@ -297,7 +296,7 @@ impl<'r> Planner<'r> {
         if root::file_type(&st) == FileType::Directory {
             self.tree(Kind::RemoveTree, rel, &st);
         } else {
-            self.push(Kind::Remove, rel, 1, root::size_of(&st), None, inode(&st, None), Payload::None);
+            self.push(Kind::Remove, rel, (1, root::size_of(&st)), None, inode(&st, None), Payload::None);
         }
     }
 
@@ -311,7 +310,7 @@ impl<'r> Planner<'r> {
         if root::file_type(&st) == FileType::Directory {
             self.warn(rel, "is a directory where a file was expected; left alone");
         } else {
-            self.push(Kind::Remove, rel, 1, root::size_of(&st), None, inode(&st, None), Payload::None);
+            self.push(Kind::Remove, rel, (1, root::size_of(&st)), None, inode(&st, None), Payload::None);
         }
     }
 
@@ -342,7 +341,7 @@ impl<'r> Planner<'r> {
         }
         let entries = tally.entries + u64::from(kind == Kind::RemoveTree);
         let detail = (tally.kept > 0).then(|| format!("{} kept entries stay", tally.kept));
-        self.push(kind, rel, entries, tally.bytes, detail, inode(st, None), Payload::None);
+        self.push(kind, rel, (entries, tally.bytes), detail, inode(st, None), Payload::None);
     }
 
     /// Plans truncating the regular file `rel` to zero bytes. Empty files, links and special
@@ -355,7 +354,7 @@ impl<'r> Planner<'r> {
         match root::file_type(&st) {
             FileType::RegularFile if st.st_size == 0 => {}
             FileType::RegularFile => {
-                self.push(Kind::Truncate, rel, 1, root::size_of(&st), None, inode(&st, None), Payload::None)
+                self.push(Kind::Truncate, rel, (1, root::size_of(&st)), None, inode(&st, None), Payload::None)
             }
             FileType::Symlink => self.warn(rel, "is a symlink; not truncated (its target is not ours)"),
             FileType::Directory => {}
@@ -387,7 +386,7 @@ impl<'r> Planner<'r> {
             None => Expect::Absent,
         };
         let bytes = old.map_or(0, |(_, d)| d.len() as u64);
-        self.push(Kind::Rewrite, rel, 1, bytes, Some(detail), expect, Payload::Rewrite { data: new, mode });
+        self.push(Kind::Rewrite, rel, (1, bytes), Some(detail), expect, Payload::Rewrite { data: new, mode });
     }
 
     /// Plans running a command. Only meaningful on the live system; callers check.
@@ -395,7 +394,7 @@ impl<'r> Planner<'r> {
         if self.plan.actions.iter().any(|a| matches!(&a.payload, Payload::Run(x) if *x == argv)) {
             return;
         }
-        self.push(Kind::Run, Path::new(""), 0, 0, Some(detail), Expect::Nothing, Payload::Run(argv));
+        self.push(Kind::Run, Path::new(""), (0, 0), Some(detail), Expect::Nothing, Payload::Run(argv));
     }
 
     /// Lists the names in directory `rel` (no symlinks followed on the way), or an empty list

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::exit::{Code, Result};
+use crate::exit::{Code, Failure, Result};
 use crate::plan::{Keep, Plan, Planner};
 use crate::profile::Resolved;
 use crate::report::Report;
@@ -24,7 +24,7 @@ Exit codes:
 
 /// Seal a Linux instance for imaging: clean per-instance state, then signal it is ready.
 #[derive(Parser, Debug)]
-#[command(name = "amiprep", version, about, after_help = EXIT_CODES)]
+#[command(name = "amiprep", version, about = "Seal a Linux instance for imaging: clean its per-instance state before CreateImage", after_help = EXIT_CODES)]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -86,7 +86,12 @@ impl Target {
     /// Loads the profile and opens the root, ready to plan.
     pub fn open(&self) -> Result<(Resolved, Root)> {
         let profile = crate::profile::load(&self.profiles)?;
-        let mut root = Root::open(&self.root)?;
+        let mut root = Root::open(&self.root).map_err(|e| {
+            Failure::new(
+                Code::Usage,
+                e.context("--root must name an existing directory (the running system's / or a mounted image)"),
+            )
+        })?;
         for m in &profile.include_mounts {
             root.allow_mount(std::path::Path::new(m))?;
         }

@@ -6,7 +6,7 @@ use super::Ctx;
 
 /// Network configs cloud-init writes from the instance's metadata (usually MAC-pinned):
 /// `(directory, name test)`.
-const GENERATED: &[(&str, fn(&str) -> bool)] = &[
+const GENERATED: &[(&str, super::NameTest)] = &[
     ("etc/netplan", |n| n == "50-cloud-init.yaml"),
     ("etc/NetworkManager/system-connections", |n| n.starts_with("cloud-init-") && n.ends_with(".nmconnection")),
     ("etc/systemd/network", |n| n.starts_with("10-cloud-init-") && n.ends_with(".network")),

@@ -36,6 +36,9 @@ pub struct Home {
     pub path: PathBuf,
 }
 
+/// Tells whether a file name in a known directory is one an operation handles.
+pub type NameTest = fn(&str) -> bool;
+
 /// One catalogue entry.
 pub struct OpInfo {
     pub id: &'static str,

@@ -8,7 +8,7 @@ use super::Ctx;
 use crate::root;
 
 /// Lease directories and which names in them are leases.
-const LEASES: &[(&str, fn(&str) -> bool)] = &[
+const LEASES: &[(&str, super::NameTest)] = &[
     ("var/lib/dhclient", |_| true),
     ("var/lib/dhcp", |n| n.ends_with(".leases") || n.ends_with(".lease")),
     ("var/lib/dhcpcd", |_| true),

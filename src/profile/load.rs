@@ -175,13 +175,15 @@ pub(super) fn parse(src: &Source) -> Result<ProfileFile, ProfileError> {
         let at = e.span().map(|s| loc.at(s.start));
         let msg = e.message().trim().to_string();
         let hint = if msg.contains("unknown field") {
-            "remove or rename the key; `amiprep profile show default --resolved` lists every key"
+            let guess = did_you_mean(&msg).map(|g| format!("did you mean `{g}`? ")).unwrap_or_default();
+            format!("{guess}remove or rename the key; `amiprep profile show default --resolved` lists every key")
         } else if msg.contains("unknown variant") {
-            "use one of the values listed above"
+            let guess = did_you_mean(&msg).map(|g| format!("did you mean `{g}`? ")).unwrap_or_default();
+            format!("{guess}use one of the values listed above")
         } else {
-            "fix the TOML syntax at that place"
+            "fix the TOML syntax at that place".to_string()
         };
-        ProfileError { file: src.label(), at, message: msg, hint: Some(hint.to_string()), refused: false }
+        ProfileError { file: src.label(), at, message: msg, hint: Some(hint), refused: false }
     })
 }
 
@@ -231,4 +233,38 @@ fn merge(r: &mut Resolved, src: &Source, stack: &mut Vec<String>) -> Result<(), 
     apply(r, &file, &loc)?;
     r.chain.push(label);
     Ok(())
+}
+
+/// From serde's "unknown field `x`, expected one of `a`, `b`" picks the expected name closest
+/// to the unknown one, if it is close enough to be a typo.
+fn did_you_mean(msg: &str) -> Option<String> {
+    let names: Vec<&str> = msg.split('`').skip(1).step_by(2).collect();
+    let (unknown, expected) = names.split_first()?;
+    expected.iter().map(|e| (edit_distance(unknown, e), *e)).filter(|(d, _)| *d <= 3).min().map(|(_, e)| e.to_string())
+}
+
+/// Levenshtein distance, for typo suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn suggestions() {
+        assert_eq!(super::did_you_mean("unknown field `tmpx`, expected one of `tmp`, `logs`").as_deref(), Some("tmp"));
+        assert_eq!(super::did_you_mean("unknown field `zzzzzzzz`, expected one of `tmp`, `logs`"), None);
+        assert_eq!(super::edit_distance("enabeld", "enabled"), 2);
+    }
 }

@@ -27,7 +27,7 @@ fn builtins_parse_and_default_matches_the_catalogue() {
 #[test]
 fn child_overrides_scalars_and_appends_lists() {
     let t = tempfile::tempdir().unwrap();
-    let parent = file(
+    let _parent = file(
         &t,
         "parent.toml",
         "extends = [\"default\"]\n[files]\nremove = [\"opt/a/**\"]\n[operations.machine-id]\nmode = \"empty\"\n",
@@ -57,7 +57,7 @@ fn later_profiles_on_the_command_line_win() {
 fn unknown_key_names_file_line_and_column() {
     let t = tempfile::tempdir().unwrap();
     let p = file(&t, "bad.toml", "description = \"x\"\n\n[operations.tmp]\nenabeld = true\n");
-    let e = load(&[p.clone()]).unwrap_err();
+    let e = load(std::slice::from_ref(&p)).unwrap_err();
     assert_eq!(e.file, p);
     assert_eq!(e.at, Some((4, 1)));
     assert!(e.message.contains("unknown field `enabeld`"), "{}", e.message);
