@@ -116,13 +116,13 @@ fn measure_into(root: &Root, dir: OwnedFd, path: &mut PathBuf, keep: &dyn KeepRu
         };
         match rustix::fs::statat(dirfd, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => {
-                tally.entries += 1;
                 if root::file_type(&st) == FileType::Directory {
-                    match open_subdir(dirfd, name) {
-                        Ok(sub) => measure_into(root, sub, path, keep, depth + 1, tally),
-                        Err(e) => tally.problem(path.clone(), format!("cannot open directory: {e}")),
+                    if let Some(sub) = enter(root, dirfd, name, path, true, tally) {
+                        tally.entries += 1;
+                        measure_into(root, sub, path, keep, depth + 1, tally);
                     }
                 } else {
+                    tally.entries += 1;
                     tally.bytes += root::size_of(&st);
                 }
             }
@@ -181,9 +181,8 @@ fn scan_into(
             Ok(st) => {
                 let descend = visit(path, &st);
                 if descend && root::file_type(&st) == FileType::Directory {
-                    match open_subdir(dirfd, name) {
-                        Ok(sub) => scan_into(root, sub, path, visit, depth + 1, tally),
-                        Err(e) => tally.problem(path.clone(), format!("cannot open directory: {e}")),
+                    if let Some(sub) = enter(root, dirfd, name, path, true, tally) {
+                        scan_into(root, sub, path, visit, depth + 1, tally);
                     }
                 }
             }
@@ -201,11 +200,40 @@ fn refuse_dir(root: &Root, dir: BorrowedFd<'_>, depth: usize) -> Option<String> 
     }
     match root.mount_allowed(dir) {
         Ok(true) => None,
-        Ok(false) => {
-            Some("another filesystem is mounted here; not walked (name it in walk.include_mounts to clean it)".into())
-        }
+        Ok(false) => Some(FOREIGN.into()),
         Err(e) => Some(format!("cannot tell which filesystem this is: {e}")),
     }
+}
+
+const FOREIGN: &str = "another filesystem is mounted here; left alone (name it in walk.include_mounts to clean it)";
+
+/// Opens subdirectory `name` for descending. A mount point of a filesystem amiprep may not
+/// touch is left alone: counted as kept, and reported as a problem only when `report_foreign`
+/// (plans and scans say so; removal just leaves it, as it leaves kept paths).
+fn enter(
+    root: &Root,
+    dir: BorrowedFd<'_>,
+    name: &OsStr,
+    path: &Path,
+    report_foreign: bool,
+    tally: &mut Tally,
+) -> Option<OwnedFd> {
+    let sub = match open_subdir(dir, name) {
+        Ok(sub) => sub,
+        Err(e) if root::is_absent(&e) => return None,
+        Err(e) => {
+            tally.problem(path.to_path_buf(), format!("cannot open directory: {e}"));
+            return None;
+        }
+    };
+    if matches!(root.mount_allowed(sub.as_fd()), Ok(true)) {
+        return Some(sub);
+    }
+    tally.kept += 1;
+    if report_foreign {
+        tally.problem(path.to_path_buf(), FOREIGN);
+    }
+    None
 }
 
 /// Removes everything inside the directory `dir` (root-relative `rel`) except kept entries and
@@ -285,13 +313,9 @@ fn empty_into(root: &Root, dir: OwnedFd, path: &mut PathBuf, keep: &dyn KeepRule
             t => t == FileType::Directory,
         };
         if is_dir {
-            match open_subdir(dirfd, name) {
-                Ok(sub) => {
-                    empty_into(root, sub, path, keep, depth + 1, tally);
-                    rmdir(dirfd, name, path, tally);
-                }
-                Err(e) if root::is_absent(&e) => {}
-                Err(e) => tally.problem(path.clone(), format!("cannot open directory: {e}")),
+            if let Some(sub) = enter(root, dirfd, name, path, false, tally) {
+                empty_into(root, sub, path, keep, depth + 1, tally);
+                rmdir(dirfd, name, path, tally);
             }
         } else {
             match rustix::fs::unlinkat(dirfd, name, AtFlags::empty()) {
