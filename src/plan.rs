@@ -289,28 +289,24 @@ impl<'r> Planner<'r> {
     /// Plans the removal of `rel`, whatever it is: a file or link is unlinked, a directory is
     /// removed as a tree (measured now, one action however many files it holds).
     pub fn remove(&mut self, rel: &Path) {
-        if self.covered(rel) {
-            return;
-        }
-        let Some(st) = self.lstat(rel) else { return };
-        if root::file_type(&st) == FileType::Directory {
-            self.tree(Kind::RemoveTree, rel, &st);
-        } else {
-            self.push(Kind::Remove, rel, (1, root::size_of(&st)), None, inode(&st, None), Payload::None);
-        }
+        self.remove_as(rel, true);
     }
 
     /// Plans the removal of `rel` only if it is not a directory. Used where the catalogue names
     /// files (`authorized_keys`, host keys): a directory of that name is not ours to delete.
     pub fn remove_file(&mut self, rel: &Path) {
+        self.remove_as(rel, false);
+    }
+
+    fn remove_as(&mut self, rel: &Path, trees: bool) {
         if self.covered(rel) {
             return;
         }
         let Some(st) = self.lstat(rel) else { return };
-        if root::file_type(&st) == FileType::Directory {
-            self.warn(rel, "is a directory where a file was expected; left alone");
-        } else {
-            self.push(Kind::Remove, rel, (1, root::size_of(&st)), None, inode(&st, None), Payload::None);
+        match root::file_type(&st) {
+            FileType::Directory if trees => self.tree(Kind::RemoveTree, rel, &st),
+            FileType::Directory => self.warn(rel, "is a directory where a file was expected; left alone"),
+            _ => self.push(Kind::Remove, rel, (1, root::size_of(&st)), None, inode(&st, None), Payload::None),
         }
     }
 

@@ -80,58 +80,27 @@ pub fn measure(root: &Root, dir: OwnedFd, rel: &Path, keep: &dyn KeepRule) -> Ta
 }
 
 fn measure_into(root: &Root, dir: OwnedFd, path: &mut PathBuf, keep: &dyn KeepRule, depth: usize, tally: &mut Tally) {
-    if let Some(msg) = refuse_dir(root, dir.as_fd(), depth) {
-        tally.problem(path.clone(), msg);
-        return;
-    }
-    let mut entries = match Dir::new(dir) {
-        Ok(d) => d,
-        Err(e) => return tally.problem(path.clone(), format!("cannot read directory: {e}")),
-    };
-    while let Some(next) = entries.read() {
-        let entry = match next {
-            Ok(e) => e,
-            Err(e) => {
-                tally.problem(path.clone(), format!("cannot read directory: {e}"));
-                break;
-            }
-        };
-        let name = name_of(entry.file_name());
-        if name == "." || name == ".." {
-            continue;
-        }
-        path.push(name);
+    each_entry(root, dir, path, depth, tally, &mut |e, path, tally| {
         if keep.keeps(path) {
             tally.kept += 1;
-            path.pop();
-            continue;
+            return;
         }
-        let dirfd = match entries.fd() {
-            Ok(fd) => fd,
-            Err(e) => {
-                tally.problem(path.clone(), e.to_string());
-                path.pop();
-                break;
-            }
-        };
-        match rustix::fs::statat(dirfd, name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) => {
-                if root::file_type(&st) == FileType::Directory {
-                    if let Some(sub) = enter(root, dirfd, name, path, true, tally) {
-                        tally.entries += 1;
-                        measure_into(root, sub, path, keep, depth + 1, tally);
-                    }
-                } else {
+        match rustix::fs::statat(e.dir, e.name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) if root::file_type(&st) == FileType::Directory => {
+                if let Some(sub) = enter(root, e.dir, e.name, path, true, tally) {
                     tally.entries += 1;
-                    tally.bytes += root::size_of(&st);
+                    measure_into(root, sub, path, keep, depth + 1, tally);
                 }
+            }
+            Ok(st) => {
+                tally.entries += 1;
+                tally.bytes += root::size_of(&st);
             }
             // Vanished between readdir and stat: nothing to count.
             Err(rustix::io::Errno::NOENT) => {}
-            Err(e) => tally.problem(path.clone(), format!("cannot stat: {e}")),
+            Err(err) => tally.problem(path.clone(), format!("cannot stat: {err}")),
         }
-        path.pop();
-    }
+    });
 }
 
 /// Visits every entry under the directory `dir` (root-relative `rel`) without following links
@@ -151,6 +120,42 @@ fn scan_into(
     visit: &mut dyn FnMut(&Path, &rustix::fs::Stat) -> bool,
     depth: usize,
     tally: &mut Tally,
+) {
+    each_entry(root, dir, path, depth, tally, &mut |e, path, tally| match rustix::fs::statat(
+        e.dir,
+        e.name,
+        AtFlags::SYMLINK_NOFOLLOW,
+    ) {
+        Ok(st) => {
+            if visit(path, &st) && root::file_type(&st) == FileType::Directory {
+                if let Some(sub) = enter(root, e.dir, e.name, path, true, tally) {
+                    scan_into(root, sub, path, visit, depth + 1, tally);
+                }
+            }
+        }
+        Err(rustix::io::Errno::NOENT) => {}
+        Err(err) => tally.problem(path.clone(), format!("cannot stat: {err}")),
+    });
+}
+
+/// One directory entry met by a walk.
+struct Entry<'a> {
+    /// The directory holding it, for `*at` calls.
+    dir: BorrowedFd<'a>,
+    name: &'a OsStr,
+    /// The type `getdents` reported (`Unknown` on filesystems that do not say).
+    d_type: FileType,
+}
+
+/// The loop every walk shares: refuses directories too deep or on another filesystem, reads
+/// the entries, skips `.` and `..`, and calls `f` with `path` extended by the entry's name.
+fn each_entry(
+    root: &Root,
+    dir: OwnedFd,
+    path: &mut PathBuf,
+    depth: usize,
+    tally: &mut Tally,
+    f: &mut dyn FnMut(Entry<'_>, &mut PathBuf, &mut Tally),
 ) {
     if let Some(msg) = refuse_dir(root, dir.as_fd(), depth) {
         tally.problem(path.clone(), msg);
@@ -172,23 +177,9 @@ fn scan_into(
         if name == "." || name == ".." {
             continue;
         }
+        let Ok(dirfd) = entries.fd() else { break };
         path.push(name);
-        let Ok(dirfd) = entries.fd() else {
-            path.pop();
-            break;
-        };
-        match rustix::fs::statat(dirfd, name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) => {
-                let descend = visit(path, &st);
-                if descend && root::file_type(&st) == FileType::Directory {
-                    if let Some(sub) = enter(root, dirfd, name, path, true, tally) {
-                        scan_into(root, sub, path, visit, depth + 1, tally);
-                    }
-                }
-            }
-            Err(rustix::io::Errno::NOENT) => {}
-            Err(e) => tally.problem(path.clone(), format!("cannot stat: {e}")),
-        }
+        f(Entry { dir: dirfd, name, d_type: entry.file_type() }, path, tally);
         path.pop();
     }
 }
@@ -271,61 +262,31 @@ fn rmdir(parent: BorrowedFd<'_>, name: &OsStr, path: &Path, tally: &mut Tally) {
 }
 
 fn empty_into(root: &Root, dir: OwnedFd, path: &mut PathBuf, keep: &dyn KeepRule, depth: usize, tally: &mut Tally) {
-    if let Some(msg) = refuse_dir(root, dir.as_fd(), depth) {
-        tally.problem(path.clone(), msg);
-        return;
-    }
-    let mut entries = match Dir::new(dir) {
-        Ok(d) => d,
-        Err(e) => return tally.problem(path.clone(), format!("cannot read directory: {e}")),
-    };
-    while let Some(next) = entries.read() {
-        let entry = match next {
-            Ok(e) => e,
-            Err(e) => {
-                tally.problem(path.clone(), format!("cannot read directory: {e}"));
-                break;
-            }
-        };
-        let name = name_of(entry.file_name());
-        if name == "." || name == ".." {
-            continue;
-        }
-        path.push(name);
+    each_entry(root, dir, path, depth, tally, &mut |e, path, tally| {
         if keep.keeps(path) {
             tally.kept += 1;
-            path.pop();
-            continue;
+            return;
         }
-        let dirfd = match entries.fd() {
-            Ok(fd) => fd,
-            Err(e) => {
-                tally.problem(path.clone(), e.to_string());
-                path.pop();
-                break;
-            }
-        };
         // d_type saves a stat per file, which is most of what separates us from `rm -rf`.
-        let is_dir = match entry.file_type() {
+        let is_dir = match e.d_type {
             FileType::Unknown => {
-                matches!(rustix::fs::statat(dirfd, name, AtFlags::SYMLINK_NOFOLLOW), Ok(st) if root::file_type(&st) == FileType::Directory)
+                matches!(rustix::fs::statat(e.dir, e.name, AtFlags::SYMLINK_NOFOLLOW), Ok(st) if root::file_type(&st) == FileType::Directory)
             }
             t => t == FileType::Directory,
         };
         if is_dir {
-            if let Some(sub) = enter(root, dirfd, name, path, false, tally) {
+            if let Some(sub) = enter(root, e.dir, e.name, path, false, tally) {
                 empty_into(root, sub, path, keep, depth + 1, tally);
-                rmdir(dirfd, name, path, tally);
+                rmdir(e.dir, e.name, path, tally);
             }
-        } else {
-            match rustix::fs::unlinkat(dirfd, name, AtFlags::empty()) {
-                Ok(()) => tally.entries += 1,
-                Err(rustix::io::Errno::NOENT) => {}
-                Err(e) => tally.problem(path.clone(), removal_error(e)),
-            }
+            return;
         }
-        path.pop();
-    }
+        match rustix::fs::unlinkat(e.dir, e.name, AtFlags::empty()) {
+            Ok(()) => tally.entries += 1,
+            Err(rustix::io::Errno::NOENT) => {}
+            Err(err) => tally.problem(path.clone(), removal_error(err)),
+        }
+    });
 }
 
 /// Turns a removal errno into a message that says what to do about it.
