@@ -147,12 +147,25 @@ pub struct Planner<'r> {
 
 impl<'r> Planner<'r> {
     pub fn new(root: &'r Root, keep: Keep) -> Self {
-        Planner { root, keep, op: "", plan: Plan::default(), exact: HashSet::new(), trees: BTreeSet::new() }
+        let mut p =
+            Planner { root, keep, op: "walk", plan: Plan::default(), exact: HashSet::new(), trees: BTreeSet::new() };
+        for (path, message) in root.mount_warnings() {
+            p.warn(path, message.as_str());
+        }
+        p
     }
 
     /// Sets the operation that following actions and warnings belong to.
     pub fn begin(&mut self, op: &'static str) {
         self.op = op;
+    }
+
+    /// Moves the actions of `op` to the end of the plan, keeping their order.
+    pub fn move_last(&mut self, op: &str) {
+        let (mut last, first): (Vec<Action>, Vec<Action>) =
+            self.plan.actions.drain(..).partition(|a| a.operation == op);
+        self.plan.actions = first;
+        self.plan.actions.append(&mut last);
     }
 
     pub fn finish(self) -> Plan {
@@ -247,8 +260,9 @@ impl<'r> Planner<'r> {
     /// Visits every entry below directory `rel` (see [`walk::scan`]), reporting problems as
     /// warnings. Paths that are kept are not visited.
     pub fn scan(&mut self, rel: &Path, visit: &mut dyn FnMut(&Path, &Stat) -> bool) {
-        let Some(st) = self.lstat(rel) else { return };
-        if root::file_type(&st) != FileType::Directory {
+        // The root itself has no parent to lstat it in; it is a directory on an allowed mount.
+        if !rel.as_os_str().is_empty() && !self.lstat(rel).is_some_and(|st| root::file_type(&st) == FileType::Directory)
+        {
             return;
         }
         let fd = match self.root.open_dir(rel) {
@@ -331,11 +345,13 @@ impl<'r> Planner<'r> {
         };
         let tally = walk::measure(self.root, fd, rel, &self.keep);
         self.tally_warnings(rel, &tally);
-        // An empty directory needs no emptying; the plan of a clean tree is empty.
-        if kind == Kind::Empty && tally.entries == 0 {
+        // A directory holding kept entries stays, so it is not counted; and when nothing else
+        // is left in it there is nothing to do: the plan of a clean tree is empty.
+        let dir_goes = kind == Kind::RemoveTree && tally.kept == 0;
+        if tally.entries == 0 && !dir_goes {
             return;
         }
-        let entries = tally.entries + u64::from(kind == Kind::RemoveTree);
+        let entries = tally.entries + u64::from(dir_goes);
         let detail = (tally.kept > 0).then(|| format!("{} kept entries stay", tally.kept));
         self.push(kind, rel, (entries, tally.bytes), detail, inode(st, None), Payload::None);
     }

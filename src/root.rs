@@ -72,6 +72,7 @@ pub struct Root {
     /// Mount ids that walks and edits may touch: the root's own plus the profile's
     /// `walk.include_mounts`. Anything else is another filesystem and is left alone.
     allowed_mounts: Vec<u64>,
+    mount_warnings: Vec<(PathBuf, String)>,
 }
 
 impl Root {
@@ -83,24 +84,32 @@ impl Root {
         let slash = rustix::fs::stat("/").context("stat /")?;
         let live = st.st_dev == slash.st_dev && st.st_ino == slash.st_ino;
         let mnt = mount_id(fd.as_fd(), "").with_context(|| format!("statx {}", path.display()))?;
-        Ok(Root { fd, display: path.to_path_buf(), live, allowed_mounts: vec![mnt] })
+        Ok(Root { fd, display: path.to_path_buf(), live, allowed_mounts: vec![mnt], mount_warnings: Vec::new() })
     }
 
     /// Lets walks and edits enter the filesystem mounted at `rel` (a profile's
     /// `walk.include_mounts`). A missing path is not an error: the same profile serves images
-    /// with and without that mount.
-    pub fn allow_mount(&mut self, rel: &RelPath) -> Result<()> {
-        match self.open_dir(rel) {
-            Ok(fd) => {
-                let id = mount_id(fd.as_fd(), "")?;
-                if !self.allowed_mounts.contains(&id) {
-                    self.allowed_mounts.push(id);
-                }
-                Ok(())
+    /// with and without that mount. Anything else that stops it (a symlink in the way) is kept
+    /// in [`Root::mount_warnings`] for the report, and the mount stays out of bounds.
+    pub fn allow_mount(&mut self, rel: &RelPath) {
+        let id = self.open_dir(rel).and_then(|fd| mount_id(fd.as_fd(), ""));
+        match id {
+            Ok(id) if !self.allowed_mounts.contains(&id) => self.allowed_mounts.push(id),
+            Ok(_) => {}
+            Err(e) if is_absent(&e) => {}
+            Err(e) if is_symlink_refusal(&e) => self.mount_warnings.push((
+                rel.to_path_buf(),
+                "include_mounts entry is (or goes through) a symlink; not followed: name the real mount point".into(),
+            )),
+            Err(e) => {
+                self.mount_warnings.push((rel.to_path_buf(), format!("include_mounts entry cannot be opened: {e}")))
             }
-            Err(e) if e.raw_os_error() == Some(libc_enoent()) => Ok(()),
-            Err(e) => Err(e).with_context(|| format!("opening include_mounts entry {}", show(rel))),
         }
+    }
+
+    /// Problems met by [`Root::allow_mount`].
+    pub fn mount_warnings(&self) -> &[(PathBuf, String)] {
+        &self.mount_warnings
     }
 
     pub fn display(&self) -> &Path {

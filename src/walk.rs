@@ -88,8 +88,8 @@ fn measure_into(root: &Root, dir: OwnedFd, path: &mut PathBuf, keep: &dyn KeepRu
         match rustix::fs::statat(e.dir, e.name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) if root::file_type(&st) == FileType::Directory => {
                 if let Some(sub) = enter(root, e.dir, e.name, path, true, tally) {
-                    tally.entries += 1;
-                    measure_into(root, sub, path, keep, depth + 1, tally);
+                    tally.entries += u64::from(!sub.mount_point);
+                    measure_into(root, sub.fd, path, keep, depth + 1, tally);
                 }
             }
             Ok(st) => {
@@ -129,7 +129,7 @@ fn scan_into(
         Ok(st) => {
             if visit(path, &st) && root::file_type(&st) == FileType::Directory {
                 if let Some(sub) = enter(root, e.dir, e.name, path, true, tally) {
-                    scan_into(root, sub, path, visit, depth + 1, tally);
+                    scan_into(root, sub.fd, path, visit, depth + 1, tally);
                 }
             }
         }
@@ -198,6 +198,14 @@ fn refuse_dir(root: &Root, dir: BorrowedFd<'_>, depth: usize) -> Option<String> 
 
 const FOREIGN: &str = "another filesystem is mounted here; left alone (name it in walk.include_mounts to clean it)";
 
+/// A subdirectory entered by a walk.
+struct Sub {
+    fd: OwnedFd,
+    /// It is the root of another (included) mount: its content may go, the directory itself
+    /// cannot be removed and is not counted.
+    mount_point: bool,
+}
+
 /// Opens subdirectory `name` for descending. A mount point of a filesystem amiprep may not
 /// touch is left alone: counted as kept, and reported as a problem only when `report_foreign`
 /// (plans and scans say so; removal just leaves it, as it leaves kept paths).
@@ -208,17 +216,18 @@ fn enter(
     path: &Path,
     report_foreign: bool,
     tally: &mut Tally,
-) -> Option<OwnedFd> {
-    let sub = match open_subdir(dir, name) {
-        Ok(sub) => sub,
+) -> Option<Sub> {
+    let fd = match open_subdir(dir, name) {
+        Ok(fd) => fd,
         Err(e) if root::is_absent(&e) => return None,
         Err(e) => {
             tally.problem(path.to_path_buf(), format!("cannot open directory: {e}"));
             return None;
         }
     };
-    if matches!(root.mount_allowed(sub.as_fd()), Ok(true)) {
-        return Some(sub);
+    if matches!(root.mount_allowed(fd.as_fd()), Ok(true)) {
+        let mount_point = root::mount_id(fd.as_fd(), "").ok() != root::mount_id(dir, "").ok();
+        return Some(Sub { fd, mount_point });
     }
     tally.kept += 1;
     if report_foreign {
@@ -276,8 +285,12 @@ fn empty_into(root: &Root, dir: OwnedFd, path: &mut PathBuf, keep: &dyn KeepRule
         };
         if is_dir {
             if let Some(sub) = enter(root, e.dir, e.name, path, false, tally) {
-                empty_into(root, sub, path, keep, depth + 1, tally);
-                rmdir(e.dir, e.name, path, tally);
+                empty_into(root, sub.fd, path, keep, depth + 1, tally);
+                if sub.mount_point {
+                    tally.kept += 1;
+                } else {
+                    rmdir(e.dir, e.name, path, tally);
+                }
             }
             return;
         }

@@ -199,7 +199,6 @@ fn a_removed_users_home_is_removed_without_following_links_out_of_it() {
 /// An account with uid 0 (root, or an alias such as toor) is never removed: the plan says it
 /// refuses, and passwd, shadow and group must then really keep it.
 #[test]
-#[ignore = "BUG: [users] remove of a uid-0 account warns \"refusing to remove root\" but still deletes its passwd, shadow, group and gshadow entries (src/ops/users.rs only skips the home)"]
 fn a_uid_0_account_is_never_removed() {
     let sb = Sandbox::new();
     fixture(&sb);

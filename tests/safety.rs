@@ -200,7 +200,6 @@ fn a_seal_killed_midway_and_rerun_ends_like_an_uninterrupted_one() {
 /// The same with account removal: the users' actions come first in the plan, so a kill after
 /// them must not make the rerun forget what belonged to the removed user.
 #[test]
-#[ignore = "BUG: killed after the passwd rewrite, the rerun no longer knows a removed user, so his AuthorizedKeysFile outside his home (/etc/ssh/match_keys/bob) is never removed (src/ops/users.rs runs first, src/ops/ssh.rs expands %u from passwd)"]
 fn a_seal_with_account_removal_killed_midway_and_rerun_ends_like_an_uninterrupted_one() {
     kill_midway_and_rerun(common::EVERYTHING);
 }
@@ -241,7 +240,6 @@ fn profile_errors_name_file_line_column_and_a_fix() {
 }
 
 #[test]
-#[ignore = "BUG: an extends cycle is reported without line:col (src/profile/load.rs merge builds the cycle error with at: None)"]
 fn an_extends_cycle_is_located_at_the_extends_entry_that_closes_it() {
     let sb = Sandbox::new();
     let a = sb.profile("a", "extends = [\"b.toml\"]\n");

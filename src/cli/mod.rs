@@ -93,7 +93,7 @@ impl Target {
             )
         })?;
         for m in &profile.include_mounts {
-            root.allow_mount(std::path::Path::new(m))?;
+            root.allow_mount(std::path::Path::new(m));
         }
         Ok((profile, root))
     }

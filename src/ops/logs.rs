@@ -40,21 +40,30 @@ pub fn plan(ctx: &mut Ctx<'_, '_>) {
     }
     let mut rotated: Vec<PathBuf> = Vec::new();
     let mut live: Vec<PathBuf> = Vec::new();
+    let mut special: Vec<PathBuf> = Vec::new();
     let journal_ref = &journal;
     ctx.p.scan(log, &mut |p: &Path, st: &Stat| {
         if p == journal_ref {
             return false;
         }
-        if root::file_type(st) == FileType::RegularFile {
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            if is_rotated(&name) {
-                rotated.push(p.to_path_buf());
-            } else if st.st_size > 0 {
-                live.push(p.to_path_buf());
+        match root::file_type(st) {
+            FileType::RegularFile => {
+                let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                if is_rotated(&name) {
+                    rotated.push(p.to_path_buf());
+                } else if st.st_size > 0 {
+                    live.push(p.to_path_buf());
+                }
             }
+            // Directories are walked; symlinks (`var/log/README`) belong to packages.
+            FileType::Directory | FileType::Symlink => {}
+            _ => special.push(p.to_path_buf()),
         }
         true
     });
+    for p in special {
+        ctx.p.warn(p, "is a FIFO, socket or device, not a log; left alone");
+    }
     for p in rotated {
         ctx.p.remove_file(&p);
     }

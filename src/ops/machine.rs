@@ -22,8 +22,10 @@ pub fn machine_id(ctx: &mut Ctx<'_, '_>) {
         MachineIdMode::Keep => b"",
     };
     if mode != MachineIdMode::Keep {
-        let exists_as_other = old.is_none() && ctx.p.lstat(id_path).is_some();
-        if !exists_as_other {
+        // Created when missing (the next boot then is a first boot), but never over a link or
+        // special file, and never into a root without etc/.
+        let writable = old.is_some() || (ctx.p.lstat(id_path).is_none() && ctx.p.real_dir(Path::new("etc")));
+        if writable {
             let old_ref = old.as_ref().map(|(st, d)| (st, d.as_slice()));
             ctx.p.rewrite(
                 id_path,

@@ -1,9 +1,9 @@
 //! The cleanup catalogue: every operation with its id, description and default, in the order
 //! the plan runs them, and the shared context they plan with.
 //!
-//! Order matters. Accounts go first (removing a home makes later per-home actions redundant);
-//! the identity and access material (credentials, authorized_keys, histories, host keys) goes
-//! last, so nothing run earlier in the seal can put it back.
+//! Order matters. The identity and access material (credentials, authorized_keys, histories,
+//! host keys) goes last, so nothing run earlier in the seal can put it back; account removal
+//! comes after all of it (see [`plan_all`]).
 
 mod cloud_init;
 mod files;
@@ -61,6 +61,13 @@ pub const CATALOGUE: &[OpInfo] = &[
         default_on: true,
         plan: misc::tmp,
     },
+    // Before `logs`: cloud-init's logs are removed, not just truncated like other logs.
+    OpInfo {
+        id: "cloud-init",
+        description: "cloud-init instance state, logs and generated network configs (seed/ kept)",
+        default_on: true,
+        plan: cloud_init::plan,
+    },
     OpInfo {
         id: "logs",
         description: "Truncate live logs in place, remove rotated logs, the journal, and truncate wtmp/btmp/lastlog/faillog",
@@ -90,12 +97,6 @@ pub const CATALOGUE: &[OpInfo] = &[
         description: "Berkeley DB environment files var/lib/rpm/__db.*",
         default_on: false,
         plan: misc::rpm_db,
-    },
-    OpInfo {
-        id: "cloud-init",
-        description: "cloud-init instance state, logs and generated network configs (seed/ kept)",
-        default_on: true,
-        plan: cloud_init::plan,
     },
     OpInfo {
         id: "network-identity",
@@ -156,4 +157,8 @@ pub fn plan_all(p: &mut Planner<'_>, profile: &Resolved) {
             (op.plan)(&mut ctx);
         }
     }
+    // Planned first, so a removed home makes later per-home actions redundant; executed last,
+    // so a run killed after the passwd edit has already done everything else that needed to
+    // know the account (its AuthorizedKeysFile outside the home, say).
+    ctx.p.move_last("users");
 }

@@ -1,9 +1,10 @@
 //! `[users]`: delete accounts (`deluser --remove-home`) and lock passwords (`passwd -l`), on
 //! the root's own account files.
 //!
-//! Action order makes an interrupted run resumable: homes and spools first (they are found
-//! through passwd), then gshadow, group and shadow, and passwd last, so as long as any trace of
-//! the account remains, a new run still knows its home.
+//! Action order makes an interrupted run resumable: these actions run after every other
+//! action of the seal, homes and spools first (they are found through passwd), then gshadow,
+//! group and shadow, and passwd last, so as long as any trace of the account remains, a new
+//! run still knows its home and everything else about it.
 
 use std::path::Path;
 
@@ -14,17 +15,23 @@ use crate::accounts;
 use crate::root;
 
 pub fn plan(ctx: &mut Ctx<'_, '_>) {
-    let remove = &ctx.profile.users_remove;
     let lock = &ctx.profile.users_lock;
+    // A uid-0 account is never removed, from any file: an image without root does not boot
+    // into anything an administrator can repair.
+    let mut remove: Vec<String> = Vec::new();
+    for name in &ctx.profile.users_remove {
+        if ctx.users.iter().any(|u| u.name == *name && u.uid == 0) {
+            ctx.p.warn(Path::new("etc/passwd"), format!("refusing to remove {name}: it has uid 0"));
+        } else {
+            remove.push(name.clone());
+        }
+    }
+    let remove = &remove;
     if remove.is_empty() && lock.is_empty() {
         return;
     }
     for name in remove {
         let Some(user) = ctx.users.iter().find(|u| u.name == *name) else { continue };
-        if user.uid == 0 {
-            ctx.p.warn(Path::new("etc/passwd"), format!("refusing to remove {name}: it has uid 0"));
-            continue;
-        }
         remove_home(ctx, &user.home, user.uid, name);
         for spool in ["var/mail", "var/spool/mail"] {
             let dir = Path::new(spool);

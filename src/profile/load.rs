@@ -198,35 +198,32 @@ pub fn load(specs: &[String]) -> Result<Resolved, ProfileError> {
     Ok(r)
 }
 
-/// Merges `src` over `r`: its parents first, in the order listed, then itself.
+/// Merges `src` over `r`: its parents first, in the order listed, then itself. `stack` holds
+/// the files being merged above this one, to catch `extends` cycles at the entry closing them.
 fn merge(r: &mut Resolved, src: &Source, stack: &mut Vec<String>) -> Result<(), ProfileError> {
-    let key = src.key();
-    if let Some(pos) = stack.iter().position(|k| *k == key) {
-        let mut cycle: Vec<&str> = stack[pos..].iter().map(String::as_str).collect();
-        cycle.push(&key);
-        return Err(ProfileError {
-            file: src.label(),
-            at: None,
-            message: format!("extends cycle: {}", cycle.join(" -> ")),
-            hint: Some("remove one of the `extends` entries so the chain ends".into()),
-            refused: false,
-        });
-    }
     let file = parse(src)?;
     let label = src.label();
     let loc = Locator { file: &label, text: &src.text };
-    stack.push(key);
+    stack.push(src.key());
     for parent in &file.extends {
+        let located = |message: String, hint: Option<String>, refused: bool| ProfileError {
+            file: label.clone(),
+            at: Some(loc.at(parent.span().start)),
+            message,
+            hint,
+            refused,
+        };
         let found =
             find(parent.get_ref(), src.path.as_deref().map(base_dir).as_deref(), src.path.is_none()).map_err(|e| {
-                ProfileError {
-                    file: label.clone(),
-                    at: Some(loc.at(parent.span().start)),
-                    message: format!("extends {:?}: {}", parent.get_ref(), e.message),
-                    hint: e.hint.clone(),
-                    refused: e.refused,
-                }
+                located(format!("extends {:?}: {}", parent.get_ref(), e.message), e.hint.clone(), e.refused)
             })?;
+        let key = found.key();
+        if let Some(pos) = stack.iter().position(|k| *k == key) {
+            let mut cycle: Vec<&str> = stack[pos..].iter().map(String::as_str).collect();
+            cycle.push(&key);
+            let hint = Some("remove one of the `extends` entries so the chain ends".to_string());
+            return Err(located(format!("extends cycle: {}", cycle.join(" -> ")), hint, false));
+        }
         merge(r, &found, stack)?;
     }
     stack.pop();
