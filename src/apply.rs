@@ -86,7 +86,7 @@ fn apply_one(root: &Root, a: &Action, keep: &Keep) -> Outcome {
     }
     let (dir, name) = match root.open_parent(&a.path) {
         Ok(v) => v,
-        Err(e) if root::is_absent(&e) => return gone(a),
+        Err(e) if root::is_absent(&e) => return gone(),
         Err(e) if root::is_symlink_refusal(&e) => {
             return Outcome::skipped("a directory on the way became a symlink since the plan; not followed");
         }
@@ -100,13 +100,13 @@ fn apply_one(root: &Root, a: &Action, keep: &Keep) -> Outcome {
     match (&a.expect, &current) {
         (Expect::Absent, None) | (Expect::Nothing, _) => {}
         (Expect::Inode { dev, ino, .. }, Some(st)) if st.st_dev == *dev && st.st_ino == *ino => {}
-        (Expect::Inode { .. }, None) => return gone(a),
+        (Expect::Inode { .. }, None) => return gone(),
         _ => return Outcome::skipped("changed since the plan was made; run amiprep again"),
     }
     match a.kind {
         Kind::Remove => match rustix::fs::unlinkat(&dir, name, AtFlags::empty()) {
             Ok(()) => Outcome::done(1),
-            Err(rustix::io::Errno::NOENT) => gone(a),
+            Err(rustix::io::Errno::NOENT) => gone(),
             Err(e) => Outcome::failed(walk::removal_error(e)),
         },
         Kind::RemoveTree => Outcome::from_tally(walk::remove_tree(root, dir.as_fd(), name, &a.path, keep)),
@@ -121,7 +121,7 @@ fn apply_one(root: &Root, a: &Action, keep: &Keep) -> Outcome {
 }
 
 /// A target that disappeared on its own is what the action wanted.
-fn gone(_: &Action) -> Outcome {
+fn gone() -> Outcome {
     Outcome::skipped("already gone")
 }
 
