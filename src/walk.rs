@@ -156,10 +156,10 @@ fn fan_out(
             })
             .collect();
         each_entry(root, dir, &mut path, 0, &mut tally, &mut |e, path, tally| {
-            if matches!(e.d_type, FileType::Directory | FileType::Unknown) {
-                if tx.send((e.name.to_os_string(), e.d_type)).is_ok() {
-                    return;
-                }
+            if matches!(e.d_type, FileType::Directory | FileType::Unknown)
+                && tx.send((e.name.to_os_string(), e.d_type)).is_ok()
+            {
+                return;
             }
             each(e, path, tally);
         });
