@@ -1,5 +1,6 @@
 //! The command line: one file per subcommand, each with a `run` returning an exit code.
 
+mod audit;
 mod plan;
 mod profile;
 mod seal;
@@ -20,7 +21,8 @@ Exit codes:
   1  runtime failure: some actions failed, or an I/O error stopped the run
   2  usage or profile error (bad flag, bad TOML, unknown key, bad glob, extends cycle)
   3  refused, nothing changed: no --yes without a terminal, confirmation declined,
-     another seal holds the lock, or a profile file writable by others than root";
+     another seal holds the lock, or a profile file writable by others than root
+  4  audit: a check at or above --fail-on failed or errored";
 
 /// Seal a Linux instance for imaging: clean per-instance state, then signal it is ready.
 #[derive(Parser, Debug)]
@@ -42,6 +44,11 @@ enum Command {
     /// List, show and check profiles.
     #[command(subcommand)]
     Profile(profile::ProfileCmd),
+    /// Run the hardening checks. Read-only: writes nothing anywhere.
+    Audit(audit::AuditCmd),
+    /// The check catalogue.
+    #[command(subcommand)]
+    Checks(audit::ChecksCmd),
 }
 
 impl Cli {
@@ -50,6 +57,8 @@ impl Cli {
             Command::Plan(c) => c.run(),
             Command::Seal(c) => c.run(),
             Command::Profile(c) => c.run(),
+            Command::Audit(c) => c.run(),
+            Command::Checks(c) => c.run(),
         }
     }
 }
@@ -98,12 +107,18 @@ impl Target {
         Ok((profile, root))
     }
 
-    /// Makes the plan: read-only.
-    pub fn plan(profile: Resolved, root: Root) -> Prepared {
+    /// Makes the plan (read-only), followed by the remediation of the failing hardening checks when
+    /// `remediate`; also returns the remediations refused as unsafe.
+    pub fn plan_with(
+        profile: Resolved,
+        root: Root,
+        remediate: bool,
+    ) -> (Prepared, Vec<crate::audit::remediate::Refusal>) {
         let mut planner = Planner::new(&root, Keep(profile.keep_set()));
         crate::ops::plan_all(&mut planner, &profile);
+        let refusals = if remediate { crate::audit::remediate::plan(&mut planner, &profile, &[]) } else { Vec::new() };
         let plan = planner.finish();
-        Prepared { profile, root, plan }
+        (Prepared { profile, root, plan }, refusals)
     }
 
     pub fn print(&self, report: &Report<'_>) -> Result<()> {

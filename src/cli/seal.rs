@@ -23,12 +23,16 @@ pub struct SealCmd {
     /// Only show the plan, exactly like `amiprep plan`.
     #[arg(long)]
     pub dry_run: bool,
+    /// Also fix the failing hardening checks that can be fixed safely (modes, sysctl, kernel
+    /// modules, sshd, login.defs), as `[checks] remediate = true` does.
+    #[arg(long)]
+    pub remediate: bool,
 }
 
 impl SealCmd {
     pub fn run(self) -> Result<Code> {
         if self.dry_run {
-            return super::plan::PlanCmd { target: self.target }.run();
+            return super::plan::PlanCmd { target: self.target, remediate: self.remediate }.run();
         }
         let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
         if !self.yes && !interactive {
@@ -41,7 +45,8 @@ impl SealCmd {
         }
         let (profile, root) = self.target.open()?;
         let _lock = lock(&root)?;
-        let p = Target::plan(profile, root);
+        let remediate = self.remediate || profile.checks.remediate;
+        let (p, refusals) = Target::plan_with(profile, root, remediate);
         if !self.yes && !confirm(&p)? {
             return Err(Failure::new(Code::Refused, anyhow::anyhow!("not confirmed; nothing was changed")));
         }
@@ -51,6 +56,10 @@ impl SealCmd {
         });
         let report = Report::new("seal", &p.root, &p.profile.names, &p.plan, Some(&outcomes));
         self.target.print(&report)?;
+        // The proof of the seal: the profile's checks (image-ready by default) on the result.
+        let mut audit = crate::audit::run(&p.root, &p.profile, &[]);
+        audit.note_refusals(&refusals);
+        print_audit(&audit)?;
         let t = &report.totals.all;
         if t.failed > 0 {
             log::error!("seal finished with {} failed actions of {}", t.failed, t.actions);
@@ -64,8 +73,30 @@ impl SealCmd {
             t.entries,
             human(t.bytes)
         );
+        // The readiness signal (issue 3) decides what a failed required check does to the
+        // exit code; until it lands the verdict is reported, not enforced.
         Ok(Code::Ok)
     }
+}
+
+/// The audit after a seal, on stderr (stdout holds the seal report in the chosen format): the
+/// checks that did not pass, then the summary.
+fn print_audit(audit: &crate::audit::Audit) -> Result<()> {
+    use crate::audit::Status;
+    let mut err = std::io::stderr().lock();
+    for r in audit.results.iter().filter(|r| matches!(r.status, Status::Fail | Status::Error)) {
+        writeln!(err, "audit: {} {}: {}", r.status.as_str(), r.id, r.title)?;
+        if let Some(reason) = &r.reason {
+            writeln!(err, "audit:   {reason}")?;
+        }
+        for e in r.evidence.iter().take(5) {
+            writeln!(err, "audit:   expected {}; found {} ({})", e.expected, e.actual, e.source)?;
+        }
+    }
+    writeln!(err, "audit: {}", crate::audit::output::summary_line(audit))?;
+    let verdict = if audit.summary.required_failed.is_empty() { "READY" } else { "NOT-READY" };
+    writeln!(err, "audit: {verdict}")?;
+    Ok(())
 }
 
 /// Takes the one-seal-at-a-time lock: an exclusive `flock` on the root directory itself. It
