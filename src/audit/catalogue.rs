@@ -310,6 +310,7 @@ pub const SETS: &[(&str, &str)] = &[
 ];
 
 const ROOT: &[&str] = &["root"];
+const SSHD_PRESENT: Test = Test::Present("etc/ssh/sshd_config");
 const SHADOW_GROUPS: &[&str] = &["root", "shadow"];
 
 const fn mode(path: &'static str, max: u32, missing: Missing) -> Test {
@@ -794,10 +795,14 @@ pub static CHECKS: &[Check] = &[
         "ssh",
         1,
         "sshd_config and sshd_config.d/*.conf are at most 0600 root:root",
-        Test::All(&[
-            Test::Mode { path: "etc/ssh/sshd_config", max: 0o600, need: 0, owner: ROOT, group: ROOT, missing: Missing::NotApplicable },
-            Test::Mode { path: "etc/ssh/sshd_config.d/*.conf", max: 0o600, need: 0, owner: ROOT, group: ROOT, missing: Missing::Pass },
-        ]),
+        Test::When {
+            cond: &SSHD_PRESENT,
+            then: &Test::All(&[
+                Test::Mode { path: "etc/ssh/sshd_config", max: 0o600, need: 0, owner: ROOT, group: ROOT, missing: Missing::Fail },
+                Test::Mode { path: "etc/ssh/sshd_config.d/*.conf", max: 0o600, need: 0, owner: ROOT, group: ROOT, missing: Missing::Pass },
+            ]),
+            otherwise: "sshd is not installed (no /etc/ssh/sshd_config)",
+        },
     )
     .refs("5.1.1", "5.1.1", "sshd-03", "SSH-7408")
     .auto(),

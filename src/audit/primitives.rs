@@ -156,6 +156,9 @@ impl Env<'_> {
                 let text = String::from_utf8_lossy(&data);
                 for m in re.find_iter(&text) {
                     let line = text[..m.start()].matches('\n').count() + 1;
+                    if matches.last().is_some_and(|(f, l, _)| *f == rel && *l == line) {
+                        continue;
+                    }
                     let content = text.lines().nth(line - 1).unwrap_or("").trim();
                     matches.push((rel.clone(), line, clip(content)));
                 }
