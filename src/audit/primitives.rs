@@ -336,7 +336,7 @@ impl Env<'_> {
         if let Some((src, _)) = sources.first() {
             return Outcome::pass(vec![Evidence::new("a separate mount", "a separate mount", src.clone())]);
         }
-        if self.single_volume && !self.live {
+        if self.single_volume {
             return Outcome::na(
                 "single-volume image: fstab declares no separate data filesystems, so partition checks cannot apply",
             );
