@@ -80,6 +80,8 @@ pub struct Prepared {
     pub profile: Resolved,
     pub root: Root,
     pub plan: Plan,
+    /// The units whose state the plan changes.
+    pub services: Vec<crate::services::Change>,
 }
 
 impl Target {
@@ -98,12 +100,25 @@ impl Target {
         Ok((profile, root))
     }
 
-    /// Makes the plan: read-only.
-    pub fn plan(profile: Resolved, root: Root) -> Prepared {
+    /// Makes the plan: read-only. Fails when the profile asks for something this root cannot
+    /// do (an enable of a unit it does not have), before anything is applied.
+    pub fn plan(profile: Resolved, root: Root) -> Result<Prepared> {
         let mut planner = Planner::new(&root, Keep(profile.keep_set()));
-        crate::ops::plan_all(&mut planner, &profile);
+        let services = crate::ops::plan_all(&mut planner, &profile)?;
+        if root.is_live() && profile.then != crate::profile::schema::Then::Poweroff {
+            if let Some((shell, pid)) = crate::signal::history_shell() {
+                planner.begin("signal");
+                planner.warn(
+                    format!("proc/{pid}"),
+                    format!(
+                        "this runs from an interactive {shell} (pid {pid}), which writes its history file when it exits, \
+                         after the cleanup; seal with --then poweroff, or run `unset HISTFILE` in that shell first"
+                    ),
+                );
+            }
+        }
         let plan = planner.finish();
-        Prepared { profile, root, plan }
+        Ok(Prepared { profile, root, plan, services })
     }
 
     pub fn print(&self, report: &Report<'_>) -> Result<()> {

@@ -122,14 +122,21 @@ pub const OPERATIONS: &[&str] = &[
 ];
 
 /// The default profile plus everything that is off by default: the opt-in operations,
-/// generic rules and account edits (for the dirty root's passwd), so a test using it meets
-/// every kind of action there is.
+/// generic rules, account edits (for the dirty root's passwd) and unit changes (for its
+/// units), so a test using it meets every kind of action there is.
 pub const EVERYTHING: &str = "extends = [\"default\"]\n\
     [operations.mail-spool]\nenabled = true\n\
     [operations.user-crontabs]\nenabled = true\n\
     [operations.rpm-db]\nenabled = true\n\
     [files]\nremove = [\"opt/app/*.yml\"]\ntruncate = [\"var/lib/misc/keep.db\"]\n\
-    [users]\nremove = [\"bob\"]\nlock = [\"root\"]\n";
+    [users]\nremove = [\"bob\"]\nlock = [\"root\"]\n\
+    [services]\nenable = [\"nginx\"]\ndisable = [\"telnet.socket\"]\nmask = [\"debug-shell.service\"]\n";
+
+/// Debian 12's nginx.service, as far as enabling it goes.
+pub const NGINX_UNIT: &str = "[Unit]\nDescription=A high performance web server and a reverse proxy server\n\
+    After=network-online.target remote-fs.target nss-lookup.target\nWants=network-online.target\n\n\
+    [Service]\nType=forking\nPIDFile=/run/nginx.pid\nExecStart=/usr/sbin/nginx -g 'daemon on; master_process on;'\n\n\
+    [Install]\nWantedBy=multi-user.target\n";
 
 /// Profile text switching on exactly `ops` and off every other operation: a profile without
 /// `extends` starts from the catalogue defaults, which would otherwise act on small fixtures
