@@ -8,6 +8,8 @@ mod cli;
 mod console;
 mod exec;
 mod exit;
+mod firstboot;
+mod hostkeys;
 mod logging;
 mod ops;
 mod plan;

@@ -411,7 +411,14 @@ impl<'r> Planner<'r> {
         if self.plan.actions.iter().any(|a| matches!(&a.payload, Payload::Run(x) if *x == argv)) {
             return;
         }
-        self.push(Kind::Run, Path::new(""), (touches.len() as u64, 0), Some(detail), Expect::Nothing, Payload::Run(argv));
+        self.push(
+            Kind::Run,
+            Path::new(""),
+            (touches.len() as u64, 0),
+            Some(detail),
+            Expect::Nothing,
+            Payload::Run(argv),
+        );
         if let Some(a) = self.plan.actions.last_mut() {
             a.touches = touches.iter().map(|p| root::show(p)).collect();
         }

@@ -249,6 +249,25 @@ impl Root {
         )?)
     }
 
+    /// The names in a configuration directory (followed inside the root), sorted; empty when
+    /// it does not exist.
+    pub fn list_config(&self, rel: &RelPath) -> io::Result<Vec<OsString>> {
+        let fd = match self.open_config_dir(rel) {
+            Ok(fd) => fd,
+            Err(e) if is_absent(&e) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut names = Vec::new();
+        for entry in rustix::fs::Dir::new(fd)? {
+            let n = OsStr::from_bytes(entry?.file_name().to_bytes()).to_os_string();
+            if n != "." && n != ".." {
+                names.push(n);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
     /// What is at `rel` in configuration terms: the directories on the way are followed inside
     /// the root, the final component is not. `Ok(None)` when nothing is there.
     pub fn config_entry(&self, rel: &RelPath) -> io::Result<Option<Entry>> {

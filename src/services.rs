@@ -40,17 +40,19 @@ pub fn plan(p: &mut Planner<'_>, profile: &Resolved) -> Result<Vec<Change>, Fail
     }
     p.begin("services");
     let root = p.root;
-    let units = Units::new(root).map_err(|e| {
-        Failure::new(Code::Failed, anyhow::anyhow!("cannot read /{}: {e}", crate::units::CONFIG_DIR))
-    })?;
+    let units = Units::new(root)
+        .map_err(|e| Failure::new(Code::Failed, anyhow::anyhow!("cannot read /{}: {e}", crate::units::CONFIG_DIR)))?;
     let mut errors = Vec::new();
     let mut changes = Vec::new();
     let unmasking: Vec<&str> =
         profile.services.iter().filter(|w| w.verb == Verb::Unmask).map(|w| w.unit.as_str()).collect();
     for w in &profile.services {
         let unit = w.unit.as_str();
-        let fail = |msg: String, fix: &str| format!("{}: [services] {} {unit}: {msg}\n  fix: {fix}", w.origin, w.verb.as_str());
-        let io = |e: std::io::Error| fail(format!("cannot inspect the root's units: {e}"), "check the path is readable");
+        let fail = |msg: String, fix: &str| {
+            format!("{}: [services] {} {unit}: {msg}\n  fix: {fix}", w.origin, w.verb.as_str())
+        };
+        let io =
+            |e: std::io::Error| fail(format!("cannot inspect the root's units: {e}"), "check the path is readable");
         let masked = match units.masked(unit) {
             Ok(m) => m,
             Err(e) => {
@@ -128,7 +130,8 @@ pub fn plan(p: &mut Planner<'_>, profile: &Resolved) -> Result<Vec<Change>, Fail
                         None
                     }
                     Err(EnableError::Missing(missing)) => {
-                        let via = if missing == unit { "" } else { " (named in Also= of the unit's [Install] section)" };
+                        let via =
+                            if missing == unit { "" } else { " (named in Also= of the unit's [Install] section)" };
                         errors.push(fail(
                             format!(
                                 "{missing}{via} is not installed in the root (looked in /etc/systemd/system, \
@@ -140,7 +143,11 @@ pub fn plan(p: &mut Planner<'_>, profile: &Resolved) -> Result<Vec<Change>, Fail
                     }
                     Err(EnableError::InTheWay(l, what)) => {
                         errors.push(fail(
-                            format!("{} is already there ({what}), so systemctl cannot create {}", root::show(&l.path), l.show()),
+                            format!(
+                                "{} is already there ({what}), so systemctl cannot create {}",
+                                root::show(&l.path),
+                                l.show()
+                            ),
                             "remove the stale link or file from the image first",
                         ));
                         continue;
@@ -223,7 +230,14 @@ fn state(units: &Units<'_>, unit: &str) -> &'static str {
     match (units.find(unit), units.enable_links(unit)) {
         (Ok(None), _) => "not-found",
         (Ok(Some(uf)), _) if uf.install.is_empty() => "static",
-        (_, Ok(Ok(links))) if !links.is_empty() && links.iter().all(|l| units.existing(&l.path).ok().flatten() == Some(Existing::Link(l.target.clone()))) => "enabled",
+        (_, Ok(Ok(links)))
+            if !links.is_empty()
+                && links
+                    .iter()
+                    .all(|l| units.existing(&l.path).ok().flatten() == Some(Existing::Link(l.target.clone()))) =>
+        {
+            "enabled"
+        }
         _ => "disabled",
     }
 }
@@ -301,6 +315,7 @@ fn plan_preset(p: &mut Planner<'_>, profile: &Resolved, units: &Units<'_>) {
         // read_for_edit warned: a link or special file sits there.
         return;
     }
-    let detail = format!("preset lines: {}", text.lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>().join("; "));
+    let detail =
+        format!("preset lines: {}", text.lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>().join("; "));
     p.rewrite(&rel, old.as_ref().map(|(st, d)| (st, d.as_slice())), text.into_bytes(), Some(0o644), detail);
 }

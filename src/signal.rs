@@ -92,7 +92,11 @@ pub fn finish(
             .collect(),
         services: services
             .iter()
-            .map(|c| ServiceChange { unit: c.unit.clone(), action: c.verb.as_str().to_string(), was: c.was.to_string() })
+            .map(|c| ServiceChange {
+                unit: c.unit.clone(),
+                action: c.verb.as_str().to_string(),
+                was: c.was.to_string(),
+            })
             .collect(),
         firstboot: profile.firstboot.clone(),
         audit: None,
@@ -116,10 +120,9 @@ pub fn finish(
 
     let who = profile.names.join("+");
     let line = match (&failure, &receipt_sha256) {
-        (None, Some(sha)) => format!(
-            "amiprep: READY-FOR-IMAGE profile={who} receipt=sha256:{sha} actions={} failed=0",
-            t.all.actions
-        ),
+        (None, Some(sha)) => {
+            format!("amiprep: READY-FOR-IMAGE profile={who} receipt=sha256:{sha} actions={} failed=0", t.all.actions)
+        }
         (reason, _) => format!(
             "amiprep: NOT-READY profile={who} reason={:?}",
             reason.as_deref().unwrap_or("the receipt was not written")
@@ -162,19 +165,16 @@ pub fn finish(
         _ if !live => step(&mut steps, "then", "skipped", "offline root: nothing to power off"),
         _ if !ready => step(&mut steps, "then", "skipped", "not ready: the machine stays up for inspection"),
         t => {
-            step(&mut steps, "then", "done", format!("{} right after this report, without running shutdown jobs", t.as_str()));
+            step(
+                &mut steps,
+                "then",
+                "done",
+                format!("{} right after this report, without running shutdown jobs", t.as_str()),
+            );
             then = Some(t);
         }
     }
-    Signal {
-        ready,
-        line,
-        receipt_path: format!("/{}", receipt::RECEIPT),
-        receipt_sha256,
-        receipt,
-        steps,
-        then,
-    }
+    Signal { ready, line, receipt_path: format!("/{}", receipt::RECEIPT), receipt_sha256, receipt, steps, then }
 }
 
 impl Signal {

@@ -7,7 +7,6 @@
 //! that errors (an unknown unit, a conflicting file) stop the seal before anything is applied.
 
 use std::collections::BTreeSet;
-use std::ffi::OsString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -38,7 +37,10 @@ pub fn normalize(name: &str) -> Result<String, String> {
     let full = match name.rsplit_once('.') {
         Some((_, suffix)) if FILE_TYPES.contains(&suffix) => name.to_string(),
         Some((_, suffix)) if !name.contains('/') => {
-            return Err(format!("unit {name:?} has type .{suffix}, which is not a unit file type amiprep can enable, disable or mask (one of .{})", FILE_TYPES.join(", .")));
+            return Err(format!(
+                "unit {name:?} has type .{suffix}, which is not a unit file type amiprep can enable, disable or mask (one of .{})",
+                FILE_TYPES.join(", .")
+            ));
         }
         _ => format!("{name}.service"),
     };
@@ -196,7 +198,7 @@ impl<'r> Units<'r> {
     pub fn new(root: &'r Root) -> io::Result<Self> {
         let mut links = Vec::new();
         let top = Path::new(CONFIG_DIR);
-        for name in list(root, top)? {
+        for name in root.list_config(top)? {
             let rel = top.join(&name);
             if let Some(Entry::Link(target)) = root.config_entry(&rel)? {
                 links.push(Link { path: rel, target });
@@ -204,7 +206,7 @@ impl<'r> Units<'r> {
             }
             let n = name.as_bytes();
             if [&b".wants"[..], b".requires", b".upholds"].iter().any(|s| n.ends_with(s)) {
-                for sub in list(root, &rel)? {
+                for sub in root.list_config(&rel)? {
                     let p = rel.join(sub);
                     if let Some(Entry::Link(target)) = root.config_entry(&p)? {
                         links.push(Link { path: p, target });
@@ -318,6 +320,12 @@ impl<'r> Units<'r> {
             .collect())
     }
 
+    /// True when some link in `etc/systemd/system` carries this unit name: the unit is wanted
+    /// by something (enabled), whatever its target.
+    pub fn linked(&self, name: &str) -> bool {
+        self.links.iter().any(|l| l.path.file_name().is_some_and(|n| n == name) && l.target != Path::new("/dev/null"))
+    }
+
     /// What is at a link's path now: `Ok(None)` when nothing is there.
     pub fn existing(&self, path: &Path) -> io::Result<Option<Entry>> {
         self.root.config_entry(path)
@@ -326,23 +334,6 @@ impl<'r> Units<'r> {
 
 fn is_mask(e: Option<Entry>) -> bool {
     e.is_some_and(|e| e == Entry::Link("/dev/null".into()))
-}
-
-fn list(root: &Root, rel: &Path) -> io::Result<Vec<OsString>> {
-    let fd = match root.open_config_dir(rel) {
-        Ok(fd) => fd,
-        Err(e) if root::is_absent(&e) => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let mut names = Vec::new();
-    for entry in rustix::fs::Dir::new(fd)? {
-        let n = std::ffi::OsStr::from_bytes(entry?.file_name().to_bytes()).to_os_string();
-        if n != "." && n != ".." {
-            names.push(n);
-        }
-    }
-    names.sort();
-    Ok(names)
 }
 
 #[cfg(test)]
@@ -355,7 +346,10 @@ mod tests {
         assert_eq!(normalize("nginx.service").unwrap(), "nginx.service");
         assert_eq!(normalize("getty@tty1.service").unwrap(), "getty@tty1.service");
         assert_eq!(normalize("getty@.service").unwrap(), "getty@.service");
-        assert_eq!(normalize("systemd-fsck@dev-disk-by\\x2dlabel-x.service").unwrap(), "systemd-fsck@dev-disk-by\\x2dlabel-x.service");
+        assert_eq!(
+            normalize("systemd-fsck@dev-disk-by\\x2dlabel-x.service").unwrap(),
+            "systemd-fsck@dev-disk-by\\x2dlabel-x.service"
+        );
         assert_eq!(normalize("fstrim.timer").unwrap(), "fstrim.timer");
         for bad in [
             "--now",

@@ -37,7 +37,10 @@ fn seal_and_compare(sb: &Sandbox, profiles: &[&str], before: &Snapshot, expected
         .unwrap()
         .iter()
         .flat_map(|a| match a["kind"].as_str() {
-            Some("run") => a["touches"].as_array().map(|t| t.iter().map(|p| p.as_str().unwrap().to_string()).collect()).unwrap_or_default(),
+            Some("run") => a["touches"]
+                .as_array()
+                .map(|t| t.iter().map(|p| p.as_str().unwrap().to_string()).collect())
+                .unwrap_or_default(),
             _ => vec![a["path"].as_str().unwrap().to_string()],
         })
         .map(|p| PathBuf::from(&p[1..]))

@@ -48,8 +48,12 @@ fn a_second_seal_is_refused_while_one_holds_the_lock() {
     let lock = hold_lock(&sb.root);
     let run = sb.seal(&["default"], &[]);
     run.code(3);
-    assert!(run.stderr.contains("another amiprep seal is running"), "{}", run.stderr);
+    assert!(run.stderr.contains("another amiprep seal or firstboot is running"), "{}", run.stderr);
     assert_identical(&before, &sb.snapshot(), "seal refused by the lock");
+    // First boot takes the same lock: the two never work on one root at once.
+    let fb = sb.run(&["firstboot", "--root", sb.root_arg()]);
+    fb.code(3);
+    assert_identical(&before, &sb.snapshot(), "firstboot refused by the lock");
     // A plan is read-only and takes no lock.
     sb.plan(&["default"], &[]).code(0);
     drop(lock);

@@ -1,10 +1,15 @@
 //! The command line: one file per subcommand, each with a `run` returning an exit code.
 
+mod firstboot;
 mod plan;
 mod profile;
 mod seal;
 
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
+
+use anyhow::Context;
+use rustix::fs::{FlockOperation, Mode, OFlags};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -42,6 +47,9 @@ enum Command {
     /// List, show and check profiles.
     #[command(subcommand)]
     Profile(profile::ProfileCmd),
+    /// First boot of a new instance from a sealed image: host keys, machine-id, receipt
+    /// history. Does nothing on a reboot of the same instance. Run by amiprep-firstboot.service.
+    Firstboot(firstboot::FirstbootCmd),
 }
 
 impl Cli {
@@ -50,6 +58,7 @@ impl Cli {
             Command::Plan(c) => c.run(),
             Command::Seal(c) => c.run(),
             Command::Profile(c) => c.run(),
+            Command::Firstboot(c) => c.run(),
         }
     }
 }
@@ -133,5 +142,24 @@ impl Target {
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
             other => Ok(other?),
         }
+    }
+}
+
+/// Takes the one-run-at-a-time lock (seal and firstboot): an exclusive `flock` on the root directory itself. It
+/// needs no lock file, so it leaves nothing in the image, works the same on a live system and
+/// under `--root`, and is released by the kernel if amiprep is killed.
+pub fn lock(root: &Root) -> Result<OwnedFd> {
+    let fd = rustix::fs::openat(root.fd(), ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .context("opening the root to lock it")?;
+    match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(fd),
+        Err(rustix::io::Errno::WOULDBLOCK) => Err(Failure::new(
+            Code::Refused,
+            anyhow::anyhow!(
+                "another amiprep seal or firstboot is running on {}; wait for it to finish",
+                root.display().display()
+            ),
+        )),
+        Err(e) => Err(anyhow::Error::from(e).context("locking the root").into()),
     }
 }

@@ -1,18 +1,15 @@
 //! `amiprep seal`: plan, confirm, then apply that same plan under the one-run-at-a-time lock.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
 
-use anyhow::Context;
 use clap::Args;
-use rustix::fs::{FlockOperation, Mode, OFlags};
 
 use super::Target;
 use crate::exit::{Code, Failure, Result};
 use crate::plan::Keep;
 use crate::profile::schema::Then;
 use crate::report::{Report, human};
-use crate::root::Root;
 
 #[derive(Args, Debug)]
 pub struct SealCmd {
@@ -49,7 +46,7 @@ impl SealCmd {
         if let Some(t) = self.then {
             profile.then = t;
         }
-        let lock = lock(&root)?;
+        let lock = super::lock(&root)?;
         let p = Target::plan(profile, root)?;
         if !self.yes && !confirm(&p)? {
             return Err(Failure::new(Code::Refused, anyhow::anyhow!("not confirmed; nothing was changed")));
@@ -79,22 +76,6 @@ impl SealCmd {
         );
         signal.then_now()?;
         Ok(Code::Ok)
-    }
-}
-
-/// Takes the one-seal-at-a-time lock: an exclusive `flock` on the root directory itself. It
-/// needs no lock file, so it leaves nothing in the image, works the same on a live system and
-/// under `--root`, and is released by the kernel if amiprep is killed.
-fn lock(root: &Root) -> Result<OwnedFd> {
-    let fd = rustix::fs::openat(root.fd(), ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .context("opening the root to lock it")?;
-    match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(fd),
-        Err(rustix::io::Errno::WOULDBLOCK) => Err(Failure::new(
-            Code::Refused,
-            anyhow::anyhow!("another amiprep seal is running on {}; wait for it to finish", root.display().display()),
-        )),
-        Err(e) => Err(anyhow::Error::from(e).context("locking the root").into()),
     }
 }
 

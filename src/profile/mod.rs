@@ -108,7 +108,11 @@ impl Verb {
     /// Two wishes about one unit that cannot both hold. Unmask goes with enable or disable
     /// (it is applied first), never with mask.
     fn conflicts(self, other: Verb) -> bool {
-        self != other && !matches!((self, other), (Verb::Unmask, Verb::Enable | Verb::Disable) | (Verb::Enable | Verb::Disable, Verb::Unmask))
+        self != other
+            && !matches!(
+                (self, other),
+                (Verb::Unmask, Verb::Enable | Verb::Disable) | (Verb::Enable | Verb::Disable, Verb::Unmask)
+            )
     }
 }
 
@@ -391,7 +395,9 @@ fn apply(r: &mut Resolved, f: &ProfileFile, loc: &Locator<'_>) -> Result<(), Pro
 fn apply_services(r: &mut Resolved, f: &ProfileFile, loc: &Locator<'_>) -> Result<(), ProfileError> {
     let s = &f.services;
     let mut mine: Vec<ServiceWant> = Vec::new();
-    for (list, verb) in [(&s.unmask, Verb::Unmask), (&s.disable, Verb::Disable), (&s.mask, Verb::Mask), (&s.enable, Verb::Enable)] {
+    for (list, verb) in
+        [(&s.unmask, Verb::Unmask), (&s.disable, Verb::Disable), (&s.mask, Verb::Mask), (&s.enable, Verb::Enable)]
+    {
         for v in list {
             let unit = crate::units::normalize(v.get_ref()).map_err(|m| {
                 loc.err(v, m, "write a systemd unit name such as \"nginx.service\" or \"getty@tty1.service\"")
@@ -400,7 +406,12 @@ fn apply_services(r: &mut Resolved, f: &ProfileFile, loc: &Locator<'_>) -> Resul
             if let Some(other) = mine.iter().find(|w| w.unit == unit && w.verb.conflicts(verb)) {
                 return Err(loc.err(
                     v,
-                    format!("{unit} is in both [services] {} ({}) and {}", other.verb.as_str(), other.origin, verb.as_str()),
+                    format!(
+                        "{unit} is in both [services] {} ({}) and {}",
+                        other.verb.as_str(),
+                        other.origin,
+                        verb.as_str()
+                    ),
                     "name each unit in one list only (unmask may go with enable or disable)",
                 ));
             }

@@ -101,11 +101,17 @@ fn render(r: &Resolved, origins: bool) -> String {
     let _ = writeln!(s, "\n# Units, changed with systemctl (--root under an offline root). Unmask runs first.");
     let _ = writeln!(s, "[services]");
     for verb in [Verb::Enable, Verb::Disable, Verb::Mask, Verb::Unmask] {
-        let units: Vec<String> =
-            r.services
+        let units: Vec<String> = r
+            .services
             .iter()
             .filter(|w| w.verb == verb)
-            .map(|w| if origins { format!("{},  # {}", toml_str(&w.unit), w.origin) } else { format!("{},", toml_str(&w.unit)) })
+            .map(|w| {
+                if origins {
+                    format!("{},  # {}", toml_str(&w.unit), w.origin)
+                } else {
+                    format!("{},", toml_str(&w.unit))
+                }
+            })
             .collect();
         if units.is_empty() {
             let _ = writeln!(s, "{} = []", verb.as_str());

@@ -285,7 +285,10 @@ fn base_system(t: &Tree) {
     t.file("etc/foo", "configuration, not a backup\n");
     // The web server the seeds' image serves with; nginx-web enables it.
     t.file("lib/systemd/system/nginx.service", super::NGINX_UNIT);
-    t.file("lib/systemd/system/telnet.socket", "[Socket]\nListenStream=23\nAccept=yes\n[Install]\nWantedBy=sockets.target\n");
+    t.file(
+        "lib/systemd/system/telnet.socket",
+        "[Socket]\nListenStream=23\nAccept=yes\n[Install]\nWantedBy=sockets.target\n",
+    );
     t.symlink("etc/systemd/system/sockets.target.wants/telnet.socket", "/lib/systemd/system/telnet.socket");
     t.file("etc/ssh/ssh_config", "Host *\n  SendEnv LANG\n");
     t.file("etc/ssh/moduli", "20190427 2 6 100 2047 2 ...\n");

@@ -71,6 +71,11 @@ impl Sandbox {
         run_amiprep(&self.profiles, args.iter().map(OsStr::new))
     }
 
+    /// Runs amiprep with these arguments and extra environment variables.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &OsStr)]) -> Run {
+        run_amiprep_env(&self.profiles, args.iter().map(OsStr::new), env)
+    }
+
     /// `amiprep plan --root ROOT [-p P]... [extra...]`
     pub fn plan(&self, profiles: &[&str], extra: &[&str]) -> Run {
         let mut args = vec!["plan", "--root", self.root_arg()];
@@ -151,8 +156,20 @@ pub fn only(ops: &[&str]) -> String {
 /// Runs the real binary (through `CARGO_TARGET_<triple>_RUNNER` when set, e.g. qemu) with no
 /// terminal: stdin is closed and stdout/stderr are pipes.
 pub fn run_amiprep<'a>(profile_dir: &Path, args: impl IntoIterator<Item = &'a OsStr>) -> Run {
+    run_amiprep_env(profile_dir, args, &[])
+}
+
+/// [`run_amiprep`] with extra environment variables (`PATH` pointing at fake tools).
+pub fn run_amiprep_env<'a>(
+    profile_dir: &Path,
+    args: impl IntoIterator<Item = &'a OsStr>,
+    env: &[(&str, &OsStr)],
+) -> Run {
     let mut cmd = assert_cmd::Command::cargo_bin("amiprep").expect("the amiprep binary is built");
     cmd.env("AMIPREP_PROFILE_PATH", profile_dir).args(args).timeout(HANG_TIMEOUT);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     let shown = format!("{cmd:?}");
     let out = cmd.output().expect("running amiprep");
     let Some(code) = out.status.code() else {
