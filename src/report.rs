@@ -40,7 +40,7 @@ pub struct Entry<'a> {
     pub outcome: Option<&'a Outcome>,
 }
 
-#[derive(Serialize, Default, Clone)]
+#[derive(Serialize, serde::Deserialize, Default, Clone, Debug, PartialEq, Eq)]
 pub struct Count {
     pub actions: u64,
     pub entries: u64,
