@@ -26,6 +26,9 @@ pub struct Report<'a> {
     pub actions: Vec<Entry<'a>>,
     pub warnings: &'a [Warning],
     pub totals: Totals,
+    /// After a seal: the readiness signal, with the receipt as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<&'a crate::signal::Signal>,
 }
 
 #[derive(Serialize)]
@@ -37,7 +40,7 @@ pub struct Entry<'a> {
     pub outcome: Option<&'a Outcome>,
 }
 
-#[derive(Serialize, Default, Clone)]
+#[derive(Serialize, serde::Deserialize, Default, Clone, Debug, PartialEq, Eq)]
 pub struct Count {
     pub actions: u64,
     pub entries: u64,
@@ -109,6 +112,7 @@ impl<'a> Report<'a> {
             actions,
             warnings: &plan.warnings,
             totals,
+            signal: None,
         }
     }
 
@@ -175,6 +179,21 @@ impl<'a> Report<'a> {
             human(t.bytes),
             outcome_summary(t, self.dry_run)
         )?;
+        if self.dry_run {
+            writeln!(
+                out,
+                "then: seal writes /{} and signals READY-FOR-IMAGE, or NOT-READY if an action fails",
+                crate::receipt::RECEIPT
+            )?;
+        }
+        if let Some(sig) = self.signal {
+            writeln!(out, "\nsignal:")?;
+            for st in &sig.steps {
+                writeln!(out, "  {:<8} {:<8} {}", st.step, st.status, st.detail)?;
+            }
+            // Last, on its own line, for `| tail -1` and grep in pipelines.
+            writeln!(out, "{}", sig.line)?;
+        }
         Ok(())
     }
 }

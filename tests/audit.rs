@@ -442,9 +442,19 @@ fn image_ready_checks_see_every_home_and_the_sealed_state() {
             "img-no-cloud-init-state",
             "img-no-dhcp-leases",
             "img-no-rotated-logs",
-            "img-root-password-locked"
         ]
     );
+    // root's password is checked, but required only of a profile that locks root.
+    assert!(report["summary"]["failed_ids"].as_array().unwrap().iter().any(|v| v == "img-root-password-locked"));
+    let locks = sb.profile("locks", "[users]\nlock = [\"root\"]\n");
+    let report = audit(&sb, &locks, "image-ready");
+    assert!(report["summary"]["required_failed"].as_array().unwrap().iter().any(|v| v == "img-root-password-locked"));
+    // What the profile keeps on purpose is reported, not required.
+    let keeps = sb.profile("keeps", "[files]\nkeep = [\"home/alice/**\"]\n");
+    let report = audit(&sb, &keeps, "image-ready");
+    let required = report["summary"]["required_failed"].as_array().unwrap();
+    assert!(!required.iter().any(|v| v == "img-no-authorized-keys"), "{required:?}");
+    assert!(required.iter().any(|v| v == "img-no-shell-history"), "root's history is not kept: {required:?}");
     // The default profile runs image-ready: `audit -p default` shows what is still dirty.
     let r = sb.run(&["audit", "--root", sb.root_arg(), "-p", "default"]);
     r.code(4);

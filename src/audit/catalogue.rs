@@ -1128,3 +1128,19 @@ pub fn looks_at(t: &Test) -> String {
         Test::Live(t) => looks_at(t),
     }
 }
+
+/// The cleanup operation whose work an image-ready check verifies; `None` for root's password,
+/// which `[users] lock` handles.
+pub fn operation_of(id: &str) -> Option<&'static str> {
+    Some(match id {
+        "img-no-ssh-host-keys" => "ssh-host-keys",
+        "img-no-authorized-keys" => "authorized-keys",
+        "img-no-shell-history" => "shell-history",
+        "img-no-credentials" => "credentials",
+        "img-machine-id-reset" => "machine-id",
+        "img-no-cloud-init-state" => "cloud-init",
+        "img-no-dhcp-leases" => "network-identity",
+        "img-no-rotated-logs" => "logs",
+        _ => return None,
+    })
+}

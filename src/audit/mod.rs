@@ -69,26 +69,29 @@ pub struct Outcome {
     /// Why it is not applicable, errored or failed, in a few words.
     pub reason: Option<String>,
     pub evidence: Vec<Evidence>,
+    /// The paths found where none should be (absence checks), for telling what the profile
+    /// keeps on purpose apart from what it failed to clean.
+    pub found: Vec<std::path::PathBuf>,
 }
 
 impl Outcome {
     pub fn pass(evidence: Vec<Evidence>) -> Self {
-        Outcome { status: Status::Pass, reason: None, evidence }
+        Outcome { status: Status::Pass, reason: None, evidence, found: Vec::new() }
     }
     pub fn fail(evidence: Vec<Evidence>) -> Self {
-        Outcome { status: Status::Fail, reason: None, evidence }
+        Outcome { status: Status::Fail, reason: None, evidence, found: Vec::new() }
     }
     pub fn verdict(ok: bool, evidence: Vec<Evidence>) -> Self {
         if ok { Outcome::pass(evidence) } else { Outcome::fail(evidence) }
     }
     pub fn na(reason: impl Into<String>) -> Self {
-        Outcome { status: Status::NotApplicable, reason: Some(reason.into()), evidence: Vec::new() }
+        Outcome { status: Status::NotApplicable, reason: Some(reason.into()), evidence: Vec::new(), found: Vec::new() }
     }
     pub fn error(reason: impl Into<String>) -> Self {
-        Outcome { status: Status::Error, reason: Some(reason.into()), evidence: Vec::new() }
+        Outcome { status: Status::Error, reason: Some(reason.into()), evidence: Vec::new(), found: Vec::new() }
     }
     pub fn manual(reason: impl Into<String>, evidence: Vec<Evidence>) -> Self {
-        Outcome { status: Status::Manual, reason: Some(reason.into()), evidence }
+        Outcome { status: Status::Manual, reason: Some(reason.into()), evidence, found: Vec::new() }
     }
     pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
         self.reason = Some(reason.into());
@@ -103,7 +106,7 @@ pub struct CheckResult {
     pub title: &'static str,
     pub section: &'static str,
     pub level: u8,
-    /// True for the checks a seal must pass to be ready (the `image-ready` set).
+    /// True for the checks a seal must pass to be ready (see [`required`]).
     pub required: bool,
     pub refs: catalogue::Refs,
     pub status: Status,
@@ -129,7 +132,7 @@ pub struct Summary {
     pub score: u64,
     /// Ids of the failed and errored checks, in report order.
     pub failed_ids: Vec<String>,
-    /// Failed or errored checks that a seal requires (the `image-ready` set).
+    /// Failed or errored checks that a seal requires (see [`required`]).
     pub required_failed: Vec<String>,
 }
 
@@ -229,7 +232,22 @@ pub fn run(root: &Root, profile: &Resolved, extra: &[String]) -> Audit {
     let checks = select(selected.iter().map(String::as_str), &settings.skip);
     let env = Env::new(root, settings, profile.machine_id_mode);
     let outcomes = env.evaluate(&checks);
-    let mut results: Vec<CheckResult> = checks.iter().zip(outcomes).map(|(c, o)| result_of(c, o)).collect();
+    let keep = profile.keep_set();
+    let mut results: Vec<CheckResult> = checks
+        .iter()
+        .zip(outcomes)
+        .map(|(c, mut o)| {
+            let mut req = required(c, profile);
+            // What the profile keeps on purpose (`[files] keep`) is reported but does not make
+            // the seal not ready: the operator chose to ship it.
+            if req && o.status == Status::Fail && !o.found.is_empty() && o.found.iter().all(|p| keep.is_match(p)) {
+                req = false;
+                o.reason =
+                    Some("everything found is kept by the profile's [files] keep rules: reported, not required".into());
+            }
+            result_of(c, o, req)
+        })
+        .collect();
     // Report order: by section in catalogue order, failures first within a section.
     let section_rank = |s: &str| catalogue::SECTIONS.iter().position(|(id, _)| *id == s).unwrap_or(usize::MAX);
     results.sort_by_key(|r| (section_rank(r.section), r.status));
@@ -248,7 +266,21 @@ pub fn run(root: &Root, profile: &Resolved, extra: &[String]) -> Audit {
     }
 }
 
-fn result_of(c: &'static Check, o: Outcome) -> CheckResult {
+/// True for the checks a seal with this profile must pass to be ready: the image-ready checks
+/// of what the profile cleans (the check of an operation it enables; root's password when it
+/// locks root). The others are reported, by `audit` too, but a profile that keeps that state on
+/// purpose (`[operations.logs] enabled = false`) still seals a ready image.
+pub fn required(c: &Check, profile: &Resolved) -> bool {
+    if !c.sets().contains(&"image-ready") {
+        return false;
+    }
+    match catalogue::operation_of(c.id) {
+        Some(op) => profile.is_enabled(op),
+        None => profile.users_lock.iter().any(|u| u == "root"),
+    }
+}
+
+fn result_of(c: &'static Check, o: Outcome, required: bool) -> CheckResult {
     let (remediation, remediation_text) = match c.fix {
         catalogue::Fix::None => ("none", None),
         catalogue::Fix::Auto => ("auto", None),
@@ -259,7 +291,7 @@ fn result_of(c: &'static Check, o: Outcome) -> CheckResult {
         title: c.title,
         section: c.section,
         level: c.level,
-        required: c.sets().contains(&"image-ready"),
+        required,
         refs: c.refs,
         status: o.status,
         reason: o.reason,

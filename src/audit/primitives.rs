@@ -76,7 +76,17 @@ impl Env<'_> {
             return vec![rel.to_path_buf()];
         }
         let Ok(m) = crate::profile::glob(&name).map(|g| g.compile_matcher()) else { return Vec::new() };
-        self.list(dir).into_iter().filter(|n| m.is_match(n)).map(|n| dir.join(n)).collect()
+        // The directory is listed without following links: what a symlinked `instances/`
+        // points at is not cloud-init's state, and a sealed image is judged by what is there.
+        let Ok(fd) = self.root.open_dir(dir) else { return Vec::new() };
+        let Ok(entries) = rustix::fs::Dir::new(fd) else { return Vec::new() };
+        let mut names: Vec<String> = entries
+            .filter_map(Result::ok)
+            .map(|e| String::from_utf8_lossy(e.file_name().to_bytes()).into_owned())
+            .filter(|n| n != "." && n != ".." && m.is_match(n))
+            .collect();
+        names.sort();
+        names.into_iter().map(|n| dir.join(n)).collect()
     }
 
     fn mode(&self, pattern: &str, max: u32, need: u32, owner: &[&str], group: &[&str], missing: Missing) -> Outcome {
@@ -123,15 +133,19 @@ impl Env<'_> {
                 match self.root.lstat_opt(&rel) {
                     Ok(Some(_)) => found.push(rel),
                     Ok(None) => {}
-                    // A symlink on the way is refused by lstat; whatever it points to, the
-                    // path is there.
-                    Err(e) if root::is_symlink_refusal(&e) => found.push(rel),
+                    // A symlink on the way is refused by lstat: then the path is there if it
+                    // resolves (inside the root) to something.
+                    Err(e) if root::is_symlink_refusal(&e) => {
+                        if self.root.exists(&rel) {
+                            found.push(rel)
+                        }
+                    }
                     Err(e) => return Outcome::error(format!("cannot inspect {}: {e}", show(&rel))),
                 }
             }
         }
         let source = patterns.iter().map(|p| format!("/{p}")).collect::<Vec<_>>().join(" ");
-        Outcome::verdict(found.is_empty(), vec![Evidence::new("absent", listing(&found, found.len() as u64), source)])
+        absent_of(found, "absent", source)
     }
 
     fn content(&self, patterns: &[&str], pattern: &str, want: bool) -> Outcome {
@@ -835,28 +849,15 @@ impl Env<'_> {
                         }
                     }
                 }
-                Outcome::verdict(
-                    found.is_empty(),
-                    vec![Evidence::new(
-                        "none",
-                        listing(&found, found.len() as u64),
-                        "every passwd home and AuthorizedKeysFile",
-                    )],
-                )
+                absent_of(found, "none", "every passwd home and AuthorizedKeysFile")
             }
             ImageRule::ShellHistories => {
                 let found = self.in_homes(crate::ops::homes::HISTORIES);
-                Outcome::verdict(
-                    found.is_empty(),
-                    vec![Evidence::new("none", listing(&found, found.len() as u64), "every passwd home")],
-                )
+                absent_of(found, "none", "every passwd home")
             }
             ImageRule::Credentials => {
                 let found = self.in_homes(crate::ops::homes::CREDENTIALS);
-                Outcome::verdict(
-                    found.is_empty(),
-                    vec![Evidence::new("none", listing(&found, found.len() as u64), "every passwd home")],
-                )
+                absent_of(found, "none", "every passwd home")
             }
             ImageRule::MachineId => {
                 if self.machine_id_mode == crate::profile::schema::MachineIdMode::Keep {
@@ -865,10 +866,17 @@ impl Env<'_> {
                 let mut ev = Vec::new();
                 let mut ok = true;
                 for (rel, must_exist_empty) in [("etc/machine-id", true), ("var/lib/dbus/machine-id", false)] {
-                    let actual = match self.root.read_nofollow(Path::new(rel)) {
+                    // /etc/machine-id is judged by what it resolves to (inside the root): a
+                    // link to a file holding an id is an id every clone shares.
+                    let read = if must_exist_empty {
+                        self.root.read_config_opt(Path::new(rel))
+                    } else {
+                        self.root.read_nofollow(Path::new(rel)).map(|o| o.map(|(_, d)| d))
+                    };
+                    let actual = match read {
                         Ok(None) => "absent".to_string(),
-                        Ok(Some((_, d))) if d.is_empty() => "empty".to_string(),
-                        Ok(Some((_, d))) if d == b"uninitialized\n" => "uninitialized".to_string(),
+                        Ok(Some(d)) if d.is_empty() => "empty".to_string(),
+                        Ok(Some(d)) if d == b"uninitialized\n" => "uninitialized".to_string(),
                         Ok(Some(_)) => {
                             ok = false;
                             "holds an id (every instance would share it)".to_string()
@@ -899,10 +907,7 @@ impl Env<'_> {
                     });
                     let _ = tally;
                 }
-                Outcome::verdict(
-                    found.is_empty(),
-                    vec![Evidence::new("none", listing(&found, found.len() as u64), "/var/log")],
-                )
+                absent_of(found, "none", "/var/log")
             }
         }
     }
@@ -977,6 +982,15 @@ fn clip(s: &str) -> String {
     if s.chars().count() > 160 { format!("{}...", s.chars().take(160).collect::<String>()) } else { s.to_string() }
 }
 
+/// The verdict of an absence check, with the paths found as evidence and for the readiness
+/// rules (see [`Outcome::found`]).
+fn absent_of(found: Vec<PathBuf>, expected: &str, source: impl Into<String>) -> Outcome {
+    let ev = vec![Evidence::new(expected, listing(&found, found.len() as u64), source)];
+    let mut o = Outcome::verdict(found.is_empty(), ev);
+    o.found = found;
+    o
+}
+
 /// "none", or the first paths and how many there are in all.
 fn listing(paths: &[PathBuf], total: u64) -> String {
     if total == 0 {
@@ -1000,7 +1014,8 @@ fn all(parts: Vec<Outcome>) -> Outcome {
     }
     let status = applicable.iter().map(|o| o.status).min().unwrap_or(Status::Pass);
     let reason = applicable.iter().filter(|o| o.status == status).filter_map(|o| o.reason.clone()).next();
-    Outcome { status, reason, evidence: applicable.into_iter().flat_map(|o| o.evidence).collect() }
+    let found = applicable.iter().flat_map(|o| o.found.clone()).collect();
+    Outcome { status, reason, evidence: applicable.into_iter().flat_map(|o| o.evidence).collect(), found }
 }
 
 /// The distinct reasons of some outcomes, joined.
@@ -1024,7 +1039,8 @@ fn any(parts: Vec<Outcome>) -> Outcome {
     }
     let status = if parts.iter().any(|o| o.status == Status::Fail) { Status::Fail } else { Status::Error };
     let reason = parts.iter().filter_map(|o| o.reason.clone()).next();
-    Outcome { status, reason, evidence: parts.into_iter().flat_map(|o| o.evidence).collect() }
+    let found = parts.iter().flat_map(|o| o.found.clone()).collect();
+    Outcome { status, reason, evidence: parts.into_iter().flat_map(|o| o.evidence).collect(), found }
 }
 
 impl Num {

@@ -196,6 +196,7 @@ fn plan_sysctl(p: &mut Planner<'_>, env: &Env<'_>, f: &Fixes, refusals: &mut Vec
         p.run(
             vec!["sysctl".into(), "-q".into(), "-p".into(), format!("/{SYSCTL_DROPIN}")],
             "apply the hardening sysctl values now, not only at the next boot".into(),
+            &[],
         );
     }
 }

@@ -19,7 +19,7 @@ impl PlanCmd {
     pub fn run(self) -> Result<Code> {
         let (profile, root) = self.target.open()?;
         let remediate = self.remediate || profile.checks.remediate;
-        let (p, _) = Target::plan_with(profile, root, remediate);
+        let (p, _) = Target::plan_with(profile, root, remediate)?;
         self.target.print(&Report::new("plan", &p.root, &p.profile.names, &p.plan, None))?;
         Ok(Code::Ok)
     }

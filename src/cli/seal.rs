@@ -1,17 +1,15 @@
 //! `amiprep seal`: plan, confirm, then apply that same plan under the one-run-at-a-time lock.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::AsFd;
 
-use anyhow::Context;
 use clap::Args;
-use rustix::fs::{FlockOperation, Mode, OFlags};
 
 use super::Target;
 use crate::exit::{Code, Failure, Result};
 use crate::plan::Keep;
+use crate::profile::schema::Then;
 use crate::report::{Report, human};
-use crate::root::Root;
 
 #[derive(Args, Debug)]
 pub struct SealCmd {
@@ -23,6 +21,11 @@ pub struct SealCmd {
     /// Only show the plan, exactly like `amiprep plan`.
     #[arg(long)]
     pub dry_run: bool,
+    /// After a successful live seal: `poweroff` or `reboot` at once, or `none`. Overrides the
+    /// profile's `[signal] then`. Powering off is the only sure way that the shell you ran this
+    /// from cannot write its history back after the cleanup.
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub then: Option<Then>,
     /// Also fix the failing hardening checks that can be fixed safely (modes, sysctl, kernel
     /// modules, sshd, login.defs), as `[checks] remediate = true` does.
     #[arg(long)]
@@ -34,6 +37,22 @@ impl SealCmd {
         if self.dry_run {
             return super::plan::PlanCmd { target: self.target, remediate: self.remediate }.run();
         }
+        let live = crate::root::Root::open(&self.target.root).is_ok_and(|r| r.is_live());
+        let who = if self.target.profiles.is_empty() { "default".to_string() } else { self.target.profiles.join("+") };
+        let result = self.seal();
+        // A seal that stopped before its signal (a profile error, a unit the image lacks, the
+        // lock) still tells the console watcher it is not ready, so a pipeline that only reads
+        // the console never waits for a READY that will not come.
+        if let Err(f) = &result
+            && live
+        {
+            let reason = format!("{:#}", f.error).lines().next().unwrap_or("").to_string();
+            crate::console::announce(&[format!("amiprep: NOT-READY profile={who} reason={reason:?}")]);
+        }
+        result
+    }
+
+    fn seal(self) -> Result<Code> {
         let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
         if !self.yes && !interactive {
             return Err(Failure::new(
@@ -43,10 +62,13 @@ impl SealCmd {
                 ),
             ));
         }
-        let (profile, root) = self.target.open()?;
-        let _lock = lock(&root)?;
+        let (mut profile, root) = self.target.open()?;
+        if let Some(t) = self.then {
+            profile.then = t;
+        }
+        let lock = super::lock(&root)?;
         let remediate = self.remediate || profile.checks.remediate;
-        let (p, refusals) = Target::plan_with(profile, root, remediate);
+        let (p, refusals) = Target::plan_with(profile, root, remediate)?;
         if !self.yes && !confirm(&p)? {
             return Err(Failure::new(Code::Refused, anyhow::anyhow!("not confirmed; nothing was changed")));
         }
@@ -54,15 +76,27 @@ impl SealCmd {
         let outcomes = crate::apply::apply(&p.root, &p.plan, &keep, &mut |a, o| {
             log::debug!("{} {} {}: {:?}", a.operation, a.kind.as_str(), a.target, o.status);
         });
-        let report = Report::new("seal", &p.root, &p.profile.names, &p.plan, Some(&outcomes));
-        self.target.print(&report)?;
+        let mut report = Report::new("seal", &p.root, &p.profile.names, &p.plan, Some(&outcomes));
         // The proof of the seal: the profile's checks (image-ready by default) on the result.
+        // A required check that fails makes the seal not ready, like a failed action.
         let mut audit = crate::audit::run(&p.root, &p.profile, &[]);
         audit.note_refusals(&refusals);
         print_audit(&audit)?;
         let t = &report.totals.all;
-        if t.failed > 0 {
-            log::error!("seal finished with {} failed actions of {}", t.failed, t.actions);
+        let failure = if t.failed > 0 {
+            Some(format!("{} of {} actions failed", t.failed, t.actions))
+        } else if !audit.summary.required_failed.is_empty() {
+            Some(format!("image-ready checks failed: {}", audit.summary.required_failed.join(", ")))
+        } else {
+            None
+        };
+        let summary = serde_json::to_value(&audit.summary).ok();
+        let signal = crate::signal::finish(&p.root, &p.profile, &report, &p.services, lock.as_fd(), failure, summary);
+        report.signal = Some(&signal);
+        self.target.print(&report)?;
+        let _ = std::io::stdout().flush();
+        if !signal.ready {
+            log::error!("seal of {} is NOT ready: {}", p.root.display().display(), signal.line);
             return Ok(Code::Failed);
         }
         log::info!(
@@ -73,8 +107,7 @@ impl SealCmd {
             t.entries,
             human(t.bytes)
         );
-        // The readiness signal (issue 3) decides what a failed required check does to the
-        // exit code; until it lands the verdict is reported, not enforced.
+        signal.then_now()?;
         Ok(Code::Ok)
     }
 }
@@ -97,22 +130,6 @@ fn print_audit(audit: &crate::audit::Audit) -> Result<()> {
     let verdict = if audit.summary.required_failed.is_empty() { "READY" } else { "NOT-READY" };
     writeln!(err, "audit: {verdict}")?;
     Ok(())
-}
-
-/// Takes the one-seal-at-a-time lock: an exclusive `flock` on the root directory itself. It
-/// needs no lock file, so it leaves nothing in the image, works the same on a live system and
-/// under `--root`, and is released by the kernel if amiprep is killed.
-fn lock(root: &Root) -> Result<OwnedFd> {
-    let fd = rustix::fs::openat(root.fd(), ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .context("opening the root to lock it")?;
-    match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(fd),
-        Err(rustix::io::Errno::WOULDBLOCK) => Err(Failure::new(
-            Code::Refused,
-            anyhow::anyhow!("another amiprep seal is running on {}; wait for it to finish", root.display().display()),
-        )),
-        Err(e) => Err(anyhow::Error::from(e).context("locking the root").into()),
-    }
 }
 
 /// Shows the summary on stderr and asks; true only for an explicit yes.
