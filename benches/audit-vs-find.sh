@@ -22,7 +22,8 @@ FIND="find / -xdev \\( -type f -perm -0002 -o -type d -perm -0002 ! -perm -1000 
 AUDIT="$BIN audit --set cis-level1 --set image-ready --fail-on none"
 
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) before the run"
-echo "amiprep: $($BIN --version), $(sh -c "$AUDIT --format json" | grep -o '"failed_ids"' | wc -l) audit report(s) parsed"
+# What the scan covers: the entries of the root filesystem the audit's one pass visits.
+echo "$($BIN --version): the scan visits $(sh -c "$AUDIT --set file-world-writable --format json" | grep -o 'one scan of the root filesystem ([0-9]* entries' | head -1 | grep -o '[0-9]*') entries"
 
 if [ "${SMOKE:-0}" = 1 ]; then
   # CI smoke run: both commands work and finish; timings are printed, not judged.

@@ -642,3 +642,32 @@ fn checks_list_covers_every_section_with_at_least_60_level1_checks() {
     let text = sb.run(&["checks", "list"]);
     assert!(text.code(0).stdout.contains("ssh-max-auth-tries"));
 }
+
+/// Hostile trees: FIFOs where config files belong, symlink loops, links out of the root. The
+/// audit neither hangs nor reads outside the root; what it cannot read is an error result
+/// with the reason, never a pass.
+#[test]
+fn hostile_trees_give_errors_not_hangs_or_escapes() {
+    let (sb, bare) = hardened(Family::Debian);
+    let t = sb.tree();
+    std::fs::remove_file(t.path("etc/login.defs")).unwrap();
+    t.fifo("etc/login.defs");
+    std::fs::remove_file(t.path("var/lib/dpkg/status")).unwrap();
+    t.fifo("var/lib/dpkg/status");
+    t.symlink("etc/sysctl.d/90-loop.conf", "90-loop.conf");
+    // A link to the host's real /etc/shadow stays inside the root: it names the root's own.
+    std::fs::remove_file(t.path("etc/issue.net")).unwrap();
+    t.symlink("etc/issue.net", "/etc/shadow");
+    std::fs::write(sb.outside.join("secret.conf"), "net.ipv4.ip_forward = 1\n").unwrap();
+    t.symlink("etc/sysctl.d/99-outside.conf", sb.outside.join("secret.conf"));
+    t.symlink("home/alice/.ssh", "/../../../../etc");
+    let report = audit(&sb, &bare, "cis-level1");
+    let get = |id: &str| report["results"].as_array().unwrap().iter().find(|r| r["id"] == id).unwrap().clone();
+    let r = get("acct-pass-max-days");
+    assert_eq!(r["status"], "error", "{r:#}");
+    assert!(r["reason"].as_str().unwrap().contains("/etc/login.defs"), "{r:#}");
+    assert_eq!(get("svc-no-telnet")["status"], "error");
+    // The link out of the root resolves inside it (to nothing): the outside file is not read.
+    assert_eq!(get("net-ip-forward")["status"], "pass");
+    assert_eq!(get("banner-issue-net")["status"], "pass");
+}

@@ -972,7 +972,7 @@ fn setting_in(line: &str, key: &str, style: Style) -> Option<String> {
 }
 
 /// sysctl.d keys may use `/` and globs (`net.ipv4.conf.*.rp_filter`).
-fn key_matches(pattern: &str, key: &str) -> bool {
+pub(super) fn key_matches(pattern: &str, key: &str) -> bool {
     let p: Vec<&str> = pattern.split('.').collect();
     let k: Vec<&str> = key.split('.').collect();
     p.len() == k.len() && p.iter().zip(&k).all(|(a, b)| a == b || *a == "*")

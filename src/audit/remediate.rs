@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use super::catalogue::{Fix, Style, Test};
 use super::env::Env;
+use super::primitives::key_matches;
 use super::{Status, select};
 use crate::plan::Planner;
 use crate::profile::Resolved;
@@ -199,12 +200,6 @@ fn plan_sysctl(p: &mut Planner<'_>, env: &Env<'_>, f: &Fixes, refusals: &mut Vec
             &[],
         );
     }
-}
-
-fn key_matches(pattern: &str, key: &str) -> bool {
-    let p: Vec<&str> = pattern.split('.').collect();
-    let k: Vec<&str> = key.split('.').collect();
-    p.len() == k.len() && p.iter().zip(&k).all(|(a, b)| a == b || *a == "*")
 }
 
 fn plan_modules(p: &mut Planner<'_>, f: &Fixes) {
