@@ -580,6 +580,30 @@ mod tests {
         }
     }
 
+    /// On the live system (CI installs openssh-server), the reader's values for the running
+    /// system's own configuration are what `sshd -T` says.
+    #[test]
+    fn the_live_configuration_agrees_with_sshd_dash_t() {
+        let sshd = binary().expect("sshd -T is the reference: install openssh-server (.ci/run does)");
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        let t = tempfile::tempdir().unwrap();
+        let key = t.path().join("hostkey");
+        let st = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&key)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let out = std::process::Command::new(&sshd).arg("-T").arg("-h").arg(&key).output().unwrap();
+        assert!(out.status.success(), "sshd -T: {}", String::from_utf8_lossy(&out.stderr));
+        let reference = String::from_utf8(out.stdout).unwrap();
+        let c = read(&Root::open(Path::new("/")).unwrap());
+        for (kw, _) in DEFAULTS {
+            let theirs = reference.lines().find_map(|l| l.strip_prefix(kw).and_then(|v| v.strip_prefix(' '))).unwrap();
+            assert_eq!(c.effective(kw).unwrap().value, theirs, "{kw}");
+        }
+    }
+
     #[test]
     fn times_and_modifiers() {
         assert_eq!(parse_time("1m30s"), Some(90));
