@@ -238,3 +238,13 @@ fn password_authentication_is_not_turned_off_without_a_key_based_way_in() {
     sb.run(&["seal", "--root", sb.root_arg(), "--yes", "-p", &fix, "--remediate"]).code(0);
     assert_eq!(failing(&sb, &fix), Vec::<String>::new());
 }
+
+#[test]
+fn remediate_with_no_fixable_check_selected_says_so() {
+    let sb = Sandbox::new();
+    hardened::build(&sb.tree(), Family::Debian);
+    let images = sb.profile("img", &format!("{}[checks]\ninclude = [\"image-ready\"]\n", only(&[])));
+    let plan = sb.run(&["plan", "--root", sb.root_arg(), "-p", &images, "--remediate", "--format", "json"]).json();
+    assert!(common::warnings(&plan).iter().any(|(op, _, m)| op == "remediate" && m.contains("nothing to remediate")));
+    assert_eq!(common::actions(&plan), Vec::<(String, String, String)>::new());
+}

@@ -99,7 +99,11 @@ pub fn write_text(audit: &Audit, out: &mut dyn Write) -> io::Result<()> {
                 if let Some(fix) = r.remediation_text {
                     writeln!(out, "{:<6} {:<width$}  fix: {fix}", "", "")?;
                 } else if r.remediation == "auto" && r.status == Status::Fail {
-                    writeln!(out, "{:<6} {:<width$}  fix: amiprep seal --remediate", "", "")?;
+                    writeln!(
+                        out,
+                        "{:<6} {:<width$}  fix: amiprep seal --remediate (with this check in the profile's [checks])",
+                        "", ""
+                    )?;
                 }
             }
         }

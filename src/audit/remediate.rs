@@ -52,6 +52,12 @@ pub fn plan(p: &mut Planner<'_>, profile: &Resolved, extra: &[String]) -> Vec<Re
     let checks = select(names, &settings.skip);
     let env = Env::new(p.root, settings, profile.machine_id_mode);
     let mut fixes = Fixes::default();
+    if !checks.iter().any(|c| matches!(c.fix, Fix::Auto)) {
+        p.warn(
+            PathBuf::new(),
+            "nothing to remediate: the profile selects no check amiprep can fix; add \"cis-level1\" to [checks] include",
+        );
+    }
     for c in checks.iter().filter(|c| matches!(c.fix, Fix::Auto)) {
         if c.family.is_some_and(|f| f != env.os.family) || (c.host_only && env.container) {
             continue;
