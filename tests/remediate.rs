@@ -86,7 +86,7 @@ fn audit_fails_then_seal_remediate_then_audit_passes() {
 
     let r = sb.run(&["seal", "--root", sb.root_arg(), "--yes", "-p", &fix, "--remediate"]);
     r.code(0);
-    assert!(r.stderr.contains("audit: READY"), "{}", r.stderr);
+    assert!(r.stdout.contains("amiprep: READY-FOR-IMAGE"), "{}", r.stdout);
     assert_eq!(failing(&sb, &fix), Vec::<String>::new());
     // What was written: drop-ins, a commented-out override, login.defs edited in place.
     assert_eq!(

@@ -127,8 +127,10 @@ fn print_audit(audit: &crate::audit::Audit) -> Result<()> {
         }
     }
     writeln!(err, "audit: {}", crate::audit::output::summary_line(audit))?;
-    let verdict = if audit.summary.required_failed.is_empty() { "READY" } else { "NOT-READY" };
-    writeln!(err, "audit: {verdict}")?;
+    // The READY-FOR-IMAGE / NOT-READY line is the signal's; this says what it rests on.
+    if !audit.summary.required_failed.is_empty() {
+        writeln!(err, "audit: required checks failed: {}", audit.summary.required_failed.join(", "))?;
+    }
     Ok(())
 }
 
