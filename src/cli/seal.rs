@@ -76,8 +76,12 @@ impl SealCmd {
         let failure = (t.failed > 0).then(|| format!("{} of {} actions failed", t.failed, t.actions));
         let signal = crate::signal::finish(&p.root, &p.profile, &report, &p.services, lock.as_fd(), failure);
         report.signal = Some(&signal);
-        self.target.print(&report)?;
-        let _ = std::io::stdout().flush();
+        // The seal is done and signalled; a report that cannot be printed (a provisioner's
+        // session gone, a console tty hung up) must not undo that or stop `then`: the receipt
+        // holds the same facts.
+        if let Err(e) = self.target.print(&report).and_then(|()| Ok(std::io::stdout().flush()?)) {
+            log::warn!("cannot print the report ({:#}); the receipt /{} has its totals", e.error, crate::receipt::RECEIPT);
+        }
         if !signal.ready {
             log::error!("seal of {} is NOT ready: {}", p.root.display().display(), signal.line);
             return Ok(Code::Failed);
