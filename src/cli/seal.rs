@@ -80,7 +80,11 @@ impl SealCmd {
         // session gone, a console tty hung up) must not undo that or stop `then`: the receipt
         // holds the same facts.
         if let Err(e) = self.target.print(&report).and_then(|()| Ok(std::io::stdout().flush()?)) {
-            log::warn!("cannot print the report ({:#}); the receipt /{} has its totals", e.error, crate::receipt::RECEIPT);
+            log::warn!(
+                "cannot print the report ({:#}); the receipt /{} has its totals",
+                e.error,
+                crate::receipt::RECEIPT
+            );
         }
         if !signal.ready {
             log::error!("seal of {} is NOT ready: {}", p.root.display().display(), signal.line);
