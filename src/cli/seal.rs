@@ -93,8 +93,16 @@ impl SealCmd {
         let summary = serde_json::to_value(&audit.summary).ok();
         let signal = crate::signal::finish(&p.root, &p.profile, &report, &p.services, lock.as_fd(), failure, summary);
         report.signal = Some(&signal);
-        self.target.print(&report)?;
-        let _ = std::io::stdout().flush();
+        // The seal is done and signalled; a report that cannot be printed (a provisioner's
+        // session gone, a console tty hung up) must not undo that or stop `then`: the receipt
+        // holds the same facts.
+        if let Err(e) = self.target.print(&report).and_then(|()| Ok(std::io::stdout().flush()?)) {
+            log::warn!(
+                "cannot print the report ({:#}); the receipt /{} has its totals",
+                e.error,
+                crate::receipt::RECEIPT
+            );
+        }
         if !signal.ready {
             log::error!("seal of {} is NOT ready: {}", p.root.display().display(), signal.line);
             return Ok(Code::Failed);
