@@ -1,5 +1,6 @@
 //! The command line: one file per subcommand, each with a `run` returning an exit code.
 
+mod docs;
 mod plan;
 mod profile;
 mod seal;
@@ -42,6 +43,10 @@ enum Command {
     /// List, show and check profiles.
     #[command(subcommand)]
     Profile(profile::ProfileCmd),
+    /// Print shell completions, generated from this binary's commands.
+    Completions(docs::CompletionsCmd),
+    /// Print the man page, or write every page into a directory with --dir.
+    Manpage(docs::ManpageCmd),
 }
 
 impl Cli {
@@ -50,6 +55,8 @@ impl Cli {
             Command::Plan(c) => c.run(),
             Command::Seal(c) => c.run(),
             Command::Profile(c) => c.run(),
+            Command::Completions(c) => c.run(),
+            Command::Manpage(c) => c.run(),
         }
     }
 }
