@@ -86,6 +86,14 @@ fn apply_one(root: &Root, a: &Action, keep: &Keep) -> Outcome {
     }
     let (dir, name) = match root.open_parent(&a.path) {
         Ok(v) => v,
+        // A file to create (a preset file) may need its directory made first.
+        Err(e) if root::is_absent(&e) && a.expect == Expect::Absent => {
+            let parent = a.path.parent().unwrap_or(Path::new(""));
+            match root.create_dirs(parent, 0o755) {
+                Ok(fd) => (fd, a.path.file_name().expect("a planned file has a name")),
+                Err(e) => return Outcome::failed(format!("cannot create {}: {e}", root::show(parent))),
+            }
+        }
         Err(e) if root::is_absent(&e) => return gone(),
         Err(e) if root::is_symlink_refusal(&e) => {
             return Outcome::skipped("a directory on the way became a symlink since the plan; not followed");

@@ -67,6 +67,10 @@ pub struct Action {
     /// A short human explanation, e.g. which lines an edit removes. Never contains secrets.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// For `run`: the paths the command is expected to create or remove (the links of a
+    /// `systemctl enable`), as reports show paths.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub touches: Vec<String>,
     #[serde(skip)]
     pub(crate) expect: Expect,
     #[serde(skip)]
@@ -228,6 +232,7 @@ impl<'r> Planner<'r> {
             entries,
             bytes,
             detail,
+            touches: Vec::new(),
             expect,
             payload,
         });
@@ -401,12 +406,22 @@ impl<'r> Planner<'r> {
         self.push(Kind::Rewrite, rel, (1, bytes), Some(detail), expect, Payload::Rewrite { data: new, mode });
     }
 
-    /// Plans running a command. Only meaningful on the live system; callers check.
-    pub fn run(&mut self, argv: Vec<String>, detail: String) {
+    /// Plans running a command that changes `touches` (root-relative).
+    pub fn run(&mut self, argv: Vec<String>, detail: String, touches: &[PathBuf]) {
         if self.plan.actions.iter().any(|a| matches!(&a.payload, Payload::Run(x) if *x == argv)) {
             return;
         }
-        self.push(Kind::Run, Path::new(""), (0, 0), Some(detail), Expect::Nothing, Payload::Run(argv));
+        self.push(
+            Kind::Run,
+            Path::new(""),
+            (touches.len() as u64, 0),
+            Some(detail),
+            Expect::Nothing,
+            Payload::Run(argv),
+        );
+        if let Some(a) = self.plan.actions.last_mut() {
+            a.touches = touches.iter().map(|p| root::show(p)).collect();
+        }
     }
 
     /// Lists the names in directory `rel` (no symlinks followed on the way), or an empty list

@@ -26,6 +26,9 @@ pub struct Report<'a> {
     pub actions: Vec<Entry<'a>>,
     pub warnings: &'a [Warning],
     pub totals: Totals,
+    /// After a seal: the readiness signal, with the receipt as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<&'a crate::signal::Signal>,
 }
 
 #[derive(Serialize)]
@@ -109,6 +112,7 @@ impl<'a> Report<'a> {
             actions,
             warnings: &plan.warnings,
             totals,
+            signal: None,
         }
     }
 
@@ -175,6 +179,14 @@ impl<'a> Report<'a> {
             human(t.bytes),
             outcome_summary(t, self.dry_run)
         )?;
+        if let Some(sig) = self.signal {
+            writeln!(out, "\nsignal:")?;
+            for st in &sig.steps {
+                writeln!(out, "  {:<8} {:<8} {}", st.step, st.status, st.detail)?;
+            }
+            // Last, on its own line, for `| tail -1` and grep in pipelines.
+            writeln!(out, "{}", sig.line)?;
+        }
         Ok(())
     }
 }

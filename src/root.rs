@@ -116,6 +116,12 @@ impl Root {
         &self.display
     }
 
+    /// The root's real path, from the kernel (for tools that take a path, like
+    /// `systemctl --root`). Falls back to the path given.
+    pub fn real_path(&self) -> PathBuf {
+        proc_fd_path(self.fd.as_fd()).unwrap_or_else(|_| self.display.clone())
+    }
+
     pub fn is_live(&self) -> bool {
         self.live
     }
@@ -227,6 +233,100 @@ impl Root {
         }
     }
 
+    /// Opens a directory of configuration (a unit directory, `etc/systemd/system`), following
+    /// symlinks inside the root the way the tools that read it do (`lib` -> `usr/lib`). For
+    /// reading only.
+    pub fn open_config_dir(&self, rel: &RelPath) -> io::Result<OwnedFd> {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        Ok(rustix::fs::openat2(
+            &self.fd,
+            dot(rel),
+            flags,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        )?)
+    }
+
+    /// The names in a configuration directory (followed inside the root), sorted; empty when
+    /// it does not exist.
+    pub fn list_config(&self, rel: &RelPath) -> io::Result<Vec<OsString>> {
+        let fd = match self.open_config_dir(rel) {
+            Ok(fd) => fd,
+            Err(e) if is_absent(&e) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut names = Vec::new();
+        for entry in rustix::fs::Dir::new(fd)? {
+            let n = OsStr::from_bytes(entry?.file_name().to_bytes()).to_os_string();
+            if n != "." && n != ".." {
+                names.push(n);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// What is at `rel` in configuration terms: the directories on the way are followed inside
+    /// the root, the final component is not. `Ok(None)` when nothing is there.
+    pub fn config_entry(&self, rel: &RelPath) -> io::Result<Option<Entry>> {
+        let Some(name) = rel.file_name() else { return Ok(Some(Entry::Other)) };
+        let dir = match self.open_config_dir(rel.parent().unwrap_or(Path::new(""))) {
+            Ok(d) => d,
+            Err(e) if is_absent(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        match rustix::fs::readlinkat(&dir, name, Vec::new()) {
+            Ok(t) => Ok(Some(Entry::Link(PathBuf::from(OsString::from_vec(t.into_bytes()))))),
+            Err(rustix::io::Errno::NOENT) => Ok(None),
+            Err(rustix::io::Errno::INVAL) => Ok(Some(Entry::Other)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Creates directory `rel` and any missing parents (root-owned, `mode`), refusing symlinks
+    /// on the way like every other change, and returns it opened.
+    pub fn create_dirs(&self, rel: &RelPath, mode: u32) -> io::Result<OwnedFd> {
+        self.create_dirs_with(rel, mode, strict())
+    }
+
+    fn create_dirs_with(&self, rel: &RelPath, mode: u32, resolve: ResolveFlags) -> io::Result<OwnedFd> {
+        let open = |r: &RelPath| -> io::Result<OwnedFd> {
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            Ok(rustix::fs::openat2(&self.fd, dot(r), flags, Mode::empty(), resolve)?)
+        };
+        match open(rel) {
+            Ok(fd) => return Ok(fd),
+            Err(e) if !is_absent(&e) => return Err(e),
+            Err(_) => {}
+        }
+        if let Some(parent) = rel.parent() {
+            let dir = self.create_dirs_with(parent, mode, resolve)?;
+            let name = rel.file_name().expect("a non-empty path");
+            match rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(mode)) {
+                Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        open(rel)
+    }
+
+    /// Writes amiprep's own file `rel` (the receipt, first-boot state) atomically (see
+    /// [`crate::atomic`]), creating missing directories. Directories on the way are followed
+    /// inside the root, as for configuration (a `var` that links to `data/var` is where the
+    /// system keeps its state); the file itself is replaced, never written through a link.
+    pub fn write_atomic(&self, rel: &RelPath, data: &[u8], mode: u32) -> io::Result<()> {
+        let name = rel.file_name().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
+        let parent = rel.parent().unwrap_or(Path::new(""));
+        let dir = self.create_dirs_with(parent, 0o755, ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS)?;
+        let like = match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) if file_type(&st) == rustix::fs::FileType::RegularFile => Some(st),
+            Ok(_) => return Err(io::Error::other(format!("{} exists and is not a regular file", show(rel)))),
+            Err(rustix::io::Errno::NOENT) => None,
+            Err(e) => return Err(e.into()),
+        };
+        crate::atomic::replace(dir.as_fd(), name, data, like.as_ref(), Some(mode))
+    }
+
     /// Resolves a directory given by the image's own configuration (a passwd home, an
     /// `AuthorizedKeysFile` directory) to its canonical root-relative path. Symlinks are
     /// followed *inside the root* here, because administrators legitimately point `/home` at
@@ -249,6 +349,15 @@ impl Root {
             Err(_) => Err(io::Error::other(format!("{} resolves outside the root", show(rel)))),
         }
     }
+}
+
+/// A directory entry seen by [`Root::config_entry`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// A symlink, with its target as written.
+    Link(PathBuf),
+    /// Anything else: a file, a directory, a device.
+    Other,
 }
 
 /// The resolve flags for anything that modifies the tree: contained in the root and no symlink

@@ -9,7 +9,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use common::dirty::{DirtyRoot, Effect, Switches};
-use common::snapshot::{Check, Expected, Snapshot};
+use common::snapshot::{Check, Expected, Kind, Snapshot};
 use common::{Sandbox, actions};
 
 /// Plants the dirty root and returns it with its snapshot.
@@ -28,12 +28,36 @@ fn seal_and_compare(sb: &Sandbox, profiles: &[&str], before: &Snapshot, expected
     let plan = sb.plan_json(profiles);
     let report = sb.seal(profiles, &["--format", "json"]).code(0).json();
     let after = sb.snapshot();
+    let mut expected = expected.clone();
+    expected.receipt();
     expected.assert_matches(&after, &format!("after seal -p {}", profiles.join(" -p ")));
-    let planned: Vec<PathBuf> = actions(&plan).iter().map(|(_, _, p)| PathBuf::from(&p[1..])).collect();
+    // A `run` action (systemctl) names the paths it changes in `touches`.
+    let planned: Vec<PathBuf> = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| match a["kind"].as_str() {
+            Some("run") => a["touches"]
+                .as_array()
+                .map(|t| t.iter().map(|p| p.as_str().unwrap().to_string()).collect())
+                .unwrap_or_default(),
+            _ => vec![a["path"].as_str().unwrap().to_string()],
+        })
+        .map(|p| PathBuf::from(&p[1..]))
+        .collect();
     assert_eq!(actions(&plan), actions(&report), "seal must execute the plan that `plan` shows");
-    let changed = changed_paths(before, &after);
+    // The receipt (and the directories made for it) is the seal's own output, after the plan.
+    let receipt = Path::new("var/lib/amiprep/receipt.json");
+    let changed: BTreeSet<PathBuf> =
+        changed_paths(before, &after).into_iter().filter(|c| !receipt.starts_with(c)).collect();
     for c in &changed {
-        assert!(planned.iter().any(|p| c.starts_with(p)), "{} changed but no planned action covers it", c.display());
+        // A directory created to hold a planned path (a .wants directory) is covered by it.
+        let made_for = |p: &PathBuf| p.starts_with(c) && !before.contains_key(c);
+        assert!(
+            planned.iter().any(|p| c.starts_with(p) || made_for(p)),
+            "{} changed but no planned action covers it",
+            c.display()
+        );
     }
     for p in &planned {
         assert!(changed.iter().any(|c| c.starts_with(p)), "planned action on {} changed nothing", p.display());
@@ -156,6 +180,7 @@ fn machine_id_is_created_when_missing_and_a_dbus_symlink_stays() {
     // Apart from the new file, nothing changed: the distribution's symlink is left alone.
     let mut e = Expected::unchanged(&before);
     e.entries.insert("etc/machine-id".into(), (id.clone(), Check::Exact));
+    e.receipt();
     e.assert_matches(&after, "machine-id created");
 }
 
@@ -246,8 +271,9 @@ fn generated_network_configs_stay_when_cloud_init_will_not_regenerate_them() {
         }
         let before = sb.snapshot();
         let on = Switches::default_profile().without(&["cloud-init/network-config"]);
-        let expected = d.expected(&before, &on);
+        let mut expected = d.expected(&before, &on);
         sb.seal(&["default"], &[]).code(0);
+        expected.receipt();
         expected.assert_matches(&sb.snapshot(), what);
     }
 }
@@ -278,8 +304,14 @@ fn nginx_web_keeps_the_site_even_against_catalogue_operations() {
     e.empty(Path::new("var/cache/nginx"));
     e.empty(Path::new("var/lib/nginx/proxy"));
     e.empty(Path::new("var/lib/nginx/fastcgi"));
+    let link = "etc/systemd/system/multi-user.target.wants/nginx.service";
+    e.created(link, Kind::Symlink, 0o777);
+    e.created("etc/systemd/system-preset/01-amiprep.preset", Kind::File, 0o644);
     seal_and_compare(&sb, &["nginx-web"], &before_nginx, &e);
     assert_eq!(before[Path::new("var/www/html/index.html")], sb.snapshot()[Path::new("var/www/html/index.html")]);
+    assert_eq!(std::fs::read_link(t.path(link)).unwrap(), Path::new("/lib/systemd/system/nginx.service"));
+    let preset = String::from_utf8(t.read("etc/systemd/system-preset/01-amiprep.preset")).unwrap();
+    assert!(preset.lines().any(|l| l == "enable nginx.service"), "{preset}");
 }
 
 /// The `[files]` fixture: build output, caches and logs of an application, plus the files a
@@ -345,6 +377,7 @@ fn files_rules_remove_truncate_and_keep() {
     // change nothing (see keep_inside_a_removed_tree_plans_no_action_that_changes_nothing).
     // The tree itself must be exactly right.
     let report = sb.seal(&[&p], &["--format", "json"]).code(0).json();
+    e.receipt();
     e.assert_matches(&sb.snapshot(), "after seal with [files] rules");
     assert!(report["warnings"].as_array().unwrap().is_empty(), "{}", report["warnings"]);
 }

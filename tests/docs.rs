@@ -14,6 +14,8 @@ fn subcommands(sb: &Sandbox) -> Vec<String> {
     let names: Vec<String> = section
         .lines()
         .take_while(|l| l.starts_with("  "))
+        // A long description wraps onto lines indented further than the names.
+        .filter(|l| !l.starts_with("   "))
         .filter_map(|l| l.split_whitespace().next())
         .filter(|n| *n != "help")
         .map(str::to_string)

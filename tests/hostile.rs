@@ -118,6 +118,7 @@ fn links_are_removed_as_links_and_never_followed() {
         e.gone(Path::new(gone));
     }
     e.empty(Path::new("tmp"));
+    e.receipt();
     e.assert_matches(&sb.snapshot(), "after sealing the hostile root");
     assert_identical(&outside_before, &snapshot(&sb.outside), "the directory outside the root");
 
@@ -155,7 +156,7 @@ fn a_machine_id_symlink_is_not_written_through() {
         warnings(&plan)
     );
     sb.seal(&["default"], &[]).code(0);
-    Expected::unchanged(&before).assert_matches(&sb.snapshot(), "machine-id link");
+    Expected::sealed(&before).assert_matches(&sb.snapshot(), "machine-id link");
 }
 
 /// FIFOs where amiprep reads or truncates must never block it.
@@ -186,6 +187,7 @@ fn fifos_never_hang_a_run() {
     e.empty(Path::new("tmp"));
     // A FIFO named like a history is still not history: removed like any special file there.
     e.gone(Path::new("home/a/.bash_history"));
+    e.receipt();
     e.assert_matches(&sb.snapshot(), "after sealing a root full of FIFOs");
 }
 
@@ -246,8 +248,22 @@ fn an_unremovable_file_fails_its_action_and_the_rest_is_done() {
     for gone in ["tmp/dir", "tmp/free", "etc/hostname", "home/a/.bash_history"] {
         e.gone(Path::new(gone));
     }
+    e.receipt();
     e.assert_matches(&sb.snapshot(), "after a seal with an immutable file");
-    assert!(run.stderr.contains("1 failed"), "{}", run.stderr);
+    // A half-sealed root is never announced as ready: no READY line anywhere, a NOT-READY line
+    // with the reason, and a receipt that says so.
+    assert!(run.stderr.contains("NOT-READY") && run.stderr.contains("1 of 3 actions failed"), "{}", run.stderr);
+    let signal = &r["signal"];
+    assert_eq!(signal["ready"], false, "{signal}");
+    assert_eq!(signal["line"], "amiprep: NOT-READY profile=default reason=\"1 of 3 actions failed\"");
+    assert!(!run.stdout.contains("READY-FOR-IMAGE") && !run.stderr.contains("READY-FOR-IMAGE"));
+    let receipt: serde_json::Value = serde_json::from_slice(&t.read("var/lib/amiprep/receipt.json")).unwrap();
+    assert_eq!(receipt["ready"], false, "{receipt}");
+    assert_eq!(receipt["reason"], "1 of 3 actions failed");
+    assert_eq!(receipt, signal["receipt"], "the JSON report carries the receipt as written");
+    let text = sb.seal(&["default"], &[]);
+    text.code(1);
+    assert_eq!(text.stdout.lines().last(), Some("amiprep: NOT-READY profile=default reason=\"1 of 1 actions failed\""));
 }
 
 /// Unmounts on drop, even when the test fails.
@@ -299,6 +315,7 @@ fn nested_mounts_are_left_alone() {
     sb.seal(&["default"], &[]).code(0);
     let mut e = Expected::unchanged(&before);
     e.gone(Path::new("var/tmp/build.log"));
+    e.receipt();
     e.assert_matches(&sb.snapshot(), "after sealing a root with nested mounts");
     assert_identical(&outside_before, &snapshot(&sb.outside), "the bind mount's source");
     // Nothing left to do: a mount is not an endless pending action.
@@ -322,11 +339,12 @@ fn a_cleanup_directory_that_is_a_mount_is_cleaned_only_when_included() {
     let plan = sb.plan_json(&["default"]);
     assert!(warnings(&plan).iter().any(|(_, p, _)| p == "/var/tmp"), "{:?}", warnings(&plan));
     sb.seal(&["default"], &[]).code(0);
-    Expected::unchanged(&before).assert_matches(&sb.snapshot(), "var/tmp is another filesystem");
+    Expected::sealed(&before).assert_matches(&sb.snapshot(), "var/tmp is another filesystem");
     let p = sb.profile("mounts", "extends = [\"default\"]\n[walk]\ninclude_mounts = [\"var/tmp\"]\n");
     sb.seal(&[&p], &[]).code(0);
     let mut e = Expected::unchanged(&before);
     e.empty(Path::new("var/tmp"));
+    e.receipt();
     e.assert_matches(&sb.snapshot(), "var/tmp included");
 }
 
@@ -352,6 +370,7 @@ fn an_included_mount_inside_a_cleanup_tree_is_emptied_and_its_mount_point_stays(
     let mut e = Expected::unchanged(&before);
     e.gone(Path::new("var/tmp/build.log"));
     e.empty(Path::new("var/tmp/mnt"));
+    e.receipt();
     e.assert_matches(&sb.snapshot(), "after sealing with the mount included");
     assert_eq!(actions(&sb.plan_json(&[&p])), vec![], "nothing left to do");
 }
@@ -372,6 +391,7 @@ fn a_symlinked_include_mounts_entry_does_not_abort_the_run() {
     let mut e = Expected::unchanged(&before);
     e.gone(Path::new("boot/efi/loader/random-seed"));
     e.gone(Path::new("etc/hostname"));
+    e.receipt();
     e.assert_matches(&sb.snapshot(), "after sealing with efi -> boot/efi");
 }
 
@@ -397,6 +417,7 @@ fn non_utf8_and_control_character_names_are_cleaned_and_reported_escaped() {
     e.empty(Path::new("tmp"));
     e.truncated(&Path::new("var/log").join(odd(b"app-\xfe.log")));
     e.gone(&Path::new("var/log").join(odd(b"app-\xfe.log.1")));
+    e.receipt();
     e.assert_matches(&sb.snapshot(), "after sealing odd names");
 }
 
@@ -448,6 +469,7 @@ fn paths_longer_than_path_max() {
     sb.seal(&["default"], &[]).code(0);
     let mut e = Expected::unchanged(&before);
     e.empty(Path::new("tmp"));
+    e.receipt();
     e.assert_matches(&sb.snapshot(), "after removing a very long path");
 }
 
@@ -468,5 +490,5 @@ fn top_level_cleanup_directories_that_are_links_are_left_alone() {
     let plan = sb.plan_json(&["default"]);
     assert!(warnings(&plan).iter().any(|(_, p, _)| p == "/tmp"), "{:?}", warnings(&plan));
     sb.seal(&["default"], &[]).code(0);
-    Expected::unchanged(&before).assert_matches(&sb.snapshot(), "links at the top");
+    Expected::sealed(&before).assert_matches(&sb.snapshot(), "links at the top");
 }

@@ -1,11 +1,16 @@
 //! The command line: one file per subcommand, each with a `run` returning an exit code.
 
 mod docs;
+mod firstboot;
 mod plan;
 mod profile;
 mod seal;
 
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
+
+use anyhow::Context;
+use rustix::fs::{FlockOperation, Mode, OFlags};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -47,6 +52,9 @@ enum Command {
     Completions(docs::CompletionsCmd),
     /// Print the man page, or write every page into a directory with --dir.
     Manpage(docs::ManpageCmd),
+    /// First boot of a new instance from a sealed image: host keys, machine-id, receipt
+    /// history. Does nothing on a reboot of the same instance. Run by amiprep-firstboot.service.
+    Firstboot(firstboot::FirstbootCmd),
 }
 
 impl Cli {
@@ -57,6 +65,7 @@ impl Cli {
             Command::Profile(c) => c.run(),
             Command::Completions(c) => c.run(),
             Command::Manpage(c) => c.run(),
+            Command::Firstboot(c) => c.run(),
         }
     }
 }
@@ -87,6 +96,8 @@ pub struct Prepared {
     pub profile: Resolved,
     pub root: Root,
     pub plan: Plan,
+    /// The units whose state the plan changes.
+    pub services: Vec<crate::services::Change>,
 }
 
 impl Target {
@@ -105,12 +116,25 @@ impl Target {
         Ok((profile, root))
     }
 
-    /// Makes the plan: read-only.
-    pub fn plan(profile: Resolved, root: Root) -> Prepared {
+    /// Makes the plan: read-only. Fails when the profile asks for something this root cannot
+    /// do (an enable of a unit it does not have), before anything is applied.
+    pub fn plan(profile: Resolved, root: Root) -> Result<Prepared> {
         let mut planner = Planner::new(&root, Keep(profile.keep_set()));
-        crate::ops::plan_all(&mut planner, &profile);
+        let services = crate::ops::plan_all(&mut planner, &profile)?;
+        if root.is_live() && profile.then != crate::profile::schema::Then::Poweroff {
+            if let Some((shell, pid)) = crate::signal::history_shell() {
+                planner.begin("signal");
+                planner.warn(
+                    format!("proc/{pid}"),
+                    format!(
+                        "this runs from an interactive {shell} (pid {pid}), which writes its history file when it exits, \
+                         after the cleanup; seal with --then poweroff, or run `unset HISTFILE` in that shell first"
+                    ),
+                );
+            }
+        }
         let plan = planner.finish();
-        Prepared { profile, root, plan }
+        Ok(Prepared { profile, root, plan, services })
     }
 
     pub fn print(&self, report: &Report<'_>) -> Result<()> {
@@ -125,5 +149,24 @@ impl Target {
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
             other => Ok(other?),
         }
+    }
+}
+
+/// Takes the one-run-at-a-time lock (seal and firstboot): an exclusive `flock` on the root directory itself. It
+/// needs no lock file, so it leaves nothing in the image, works the same on a live system and
+/// under `--root`, and is released by the kernel if amiprep is killed.
+pub fn lock(root: &Root) -> Result<OwnedFd> {
+    let fd = rustix::fs::openat(root.fd(), ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .context("opening the root to lock it")?;
+    match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(fd),
+        Err(rustix::io::Errno::WOULDBLOCK) => Err(Failure::new(
+            Code::Refused,
+            anyhow::anyhow!(
+                "another amiprep seal or firstboot is running on {}; wait for it to finish",
+                root.display().display()
+            ),
+        )),
+        Err(e) => Err(anyhow::Error::from(e).context("locking the root").into()),
     }
 }

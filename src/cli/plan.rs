@@ -15,7 +15,7 @@ pub struct PlanCmd {
 impl PlanCmd {
     pub fn run(self) -> Result<Code> {
         let (profile, root) = self.target.open()?;
-        let p = Target::plan(profile, root);
+        let p = Target::plan(profile, root)?;
         self.target.print(&Report::new("plan", &p.root, &p.profile.names, &p.plan, None))?;
         Ok(Code::Ok)
     }

@@ -1,17 +1,15 @@
 //! `amiprep seal`: plan, confirm, then apply that same plan under the one-run-at-a-time lock.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::AsFd;
 
-use anyhow::Context;
 use clap::Args;
-use rustix::fs::{FlockOperation, Mode, OFlags};
 
 use super::Target;
 use crate::exit::{Code, Failure, Result};
 use crate::plan::Keep;
+use crate::profile::schema::Then;
 use crate::report::{Report, human};
-use crate::root::Root;
 
 #[derive(Args, Debug)]
 pub struct SealCmd {
@@ -23,6 +21,11 @@ pub struct SealCmd {
     /// Only show the plan, exactly like `amiprep plan`.
     #[arg(long)]
     pub dry_run: bool,
+    /// After a successful live seal: `poweroff` or `reboot` at once, or `none`. Overrides the
+    /// profile's `[signal] then`. Powering off is the only sure way that the shell you ran this
+    /// from cannot write its history back after the cleanup.
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub then: Option<Then>,
 }
 
 impl SealCmd {
@@ -39,9 +42,12 @@ impl SealCmd {
                 ),
             ));
         }
-        let (profile, root) = self.target.open()?;
-        let _lock = lock(&root)?;
-        let p = Target::plan(profile, root);
+        let (mut profile, root) = self.target.open()?;
+        if let Some(t) = self.then {
+            profile.then = t;
+        }
+        let lock = super::lock(&root)?;
+        let p = Target::plan(profile, root)?;
         if !self.yes && !confirm(&p)? {
             return Err(Failure::new(Code::Refused, anyhow::anyhow!("not confirmed; nothing was changed")));
         }
@@ -49,11 +55,15 @@ impl SealCmd {
         let outcomes = crate::apply::apply(&p.root, &p.plan, &keep, &mut |a, o| {
             log::debug!("{} {} {}: {:?}", a.operation, a.kind.as_str(), a.target, o.status);
         });
-        let report = Report::new("seal", &p.root, &p.profile.names, &p.plan, Some(&outcomes));
-        self.target.print(&report)?;
+        let mut report = Report::new("seal", &p.root, &p.profile.names, &p.plan, Some(&outcomes));
         let t = &report.totals.all;
-        if t.failed > 0 {
-            log::error!("seal finished with {} failed actions of {}", t.failed, t.actions);
+        let failure = (t.failed > 0).then(|| format!("{} of {} actions failed", t.failed, t.actions));
+        let signal = crate::signal::finish(&p.root, &p.profile, &report, &p.services, lock.as_fd(), failure);
+        report.signal = Some(&signal);
+        self.target.print(&report)?;
+        let _ = std::io::stdout().flush();
+        if !signal.ready {
+            log::error!("seal of {} is NOT ready: {}", p.root.display().display(), signal.line);
             return Ok(Code::Failed);
         }
         log::info!(
@@ -64,23 +74,8 @@ impl SealCmd {
             t.entries,
             human(t.bytes)
         );
+        signal.then_now()?;
         Ok(Code::Ok)
-    }
-}
-
-/// Takes the one-seal-at-a-time lock: an exclusive `flock` on the root directory itself. It
-/// needs no lock file, so it leaves nothing in the image, works the same on a live system and
-/// under `--root`, and is released by the kernel if amiprep is killed.
-fn lock(root: &Root) -> Result<OwnedFd> {
-    let fd = rustix::fs::openat(root.fd(), ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .context("opening the root to lock it")?;
-    match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(fd),
-        Err(rustix::io::Errno::WOULDBLOCK) => Err(Failure::new(
-            Code::Refused,
-            anyhow::anyhow!("another amiprep seal is running on {}; wait for it to finish", root.display().display()),
-        )),
-        Err(e) => Err(anyhow::Error::from(e).context("locking the root").into()),
     }
 }
 

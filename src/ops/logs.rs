@@ -34,6 +34,7 @@ pub fn plan(ctx: &mut Ctx<'_, '_>) {
             ctx.p.run(
                 vec!["journalctl".into(), "--rotate".into()],
                 "close the active journal files before removing them".into(),
+                &[],
             );
         }
         ctx.p.empty(&journal);

@@ -143,7 +143,7 @@ pub const CATALOGUE: &[OpInfo] = &[
 ];
 
 /// Plans the whole profile: accounts, generic rules, then the enabled catalogue operations.
-pub fn plan_all(p: &mut Planner<'_>, profile: &Resolved) {
+pub fn plan_all(p: &mut Planner<'_>, profile: &Resolved) -> crate::exit::Result<Vec<crate::services::Change>> {
     p.begin("users");
     let users = homes::read_users(p);
     let homes = homes::resolve_homes(p, &users);
@@ -160,5 +160,9 @@ pub fn plan_all(p: &mut Planner<'_>, profile: &Resolved) {
     // Planned first, so a removed home makes later per-home actions redundant; executed last,
     // so a run killed after the passwd edit has already done everything else that needed to
     // know the account (its AuthorizedKeysFile outside the home, say).
+    // After the cleanup: enabling units is the image's configuration, not its cleanup, and a
+    // failed systemctl then leaves the cleanup done.
+    let services = crate::services::plan(ctx.p, profile)?;
     ctx.p.move_last("users");
+    Ok(services)
 }

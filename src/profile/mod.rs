@@ -12,8 +12,8 @@ use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use toml::Spanned;
 
 pub use load::{BUILTINS, find, load, profile_dirs};
-use schema::{MachineIdMode, ProfileFile};
-pub use show::render_resolved;
+use schema::{MachineIdMode, ProfileFile, Then};
+pub use show::{render_resolved, settings_sha256};
 
 use crate::ops::CATALOGUE;
 
@@ -77,7 +77,70 @@ pub struct Resolved {
     pub users_remove: Vec<String>,
     pub users_lock: Vec<String>,
     pub include_mounts: Vec<String>,
+    /// `[services]`, in the order written, each unit at most once per verb.
+    pub services: Vec<ServiceWant>,
+    pub services_preset: bool,
+    pub then: Then,
+    pub console: bool,
+    pub firstboot: FirstbootConf,
 }
+
+/// What a profile wants done to a unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verb {
+    Unmask,
+    Disable,
+    Mask,
+    Enable,
+}
+
+impl Verb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Unmask => "unmask",
+            Verb::Disable => "disable",
+            Verb::Mask => "mask",
+            Verb::Enable => "enable",
+        }
+    }
+
+    /// Two wishes about one unit that cannot both hold. Unmask goes with enable or disable
+    /// (it is applied first), never with mask.
+    fn conflicts(self, other: Verb) -> bool {
+        self != other
+            && !matches!(
+                (self, other),
+                (Verb::Unmask, Verb::Enable | Verb::Disable) | (Verb::Enable | Verb::Disable, Verb::Unmask)
+            )
+    }
+}
+
+/// One `[services]` entry: a validated, full unit name and where it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceWant {
+    pub unit: String,
+    pub verb: Verb,
+    pub origin: String,
+}
+
+/// The `[firstboot]` section, resolved. It travels in the receipt, so it is serializable.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FirstbootConf {
+    pub host_keys: bool,
+    /// Empty: the types the image's sshd_config asks for.
+    pub host_key_types: Vec<String>,
+    pub start: Vec<String>,
+}
+
+impl Default for FirstbootConf {
+    fn default() -> Self {
+        FirstbootConf { host_keys: true, host_key_types: Vec::new(), start: Vec::new() }
+    }
+}
+
+/// The host key types `[firstboot] host_key_types` accepts.
+pub const HOST_KEY_TYPES: &[&str] = &["rsa", "ecdsa", "ed25519"];
 
 impl Default for Resolved {
     /// The catalogue defaults, before any profile is applied.
@@ -102,6 +165,11 @@ impl Default for Resolved {
             users_remove: Vec::new(),
             users_lock: Vec::new(),
             include_mounts: Vec::new(),
+            services: Vec::new(),
+            services_preset: true,
+            then: Then::None,
+            console: true,
+            firstboot: FirstbootConf::default(),
         }
     }
 }
@@ -291,6 +359,74 @@ fn apply(r: &mut Resolved, f: &ProfileFile, loc: &Locator<'_>) -> Result<(), Pro
                 ));
             }
         }
+    }
+    apply_services(r, f, loc)?;
+    if let Some(t) = f.signal.then {
+        r.then = t;
+    }
+    if let Some(c) = f.signal.console {
+        r.console = c;
+    }
+    let fb = &f.firstboot;
+    if let Some(h) = fb.host_keys {
+        r.firstboot.host_keys = h;
+    }
+    for v in &fb.host_key_types {
+        if !HOST_KEY_TYPES.contains(&v.get_ref().as_str()) {
+            return Err(loc.err(
+                v,
+                format!("{:?} is not a host key type amiprep generates", v.get_ref()),
+                &format!("use one of {}", HOST_KEY_TYPES.join(", ")),
+            ));
+        }
+        push_unique(&mut r.firstboot.host_key_types, v.get_ref());
+    }
+    for v in &fb.start {
+        let unit = crate::units::normalize(v.get_ref())
+            .map_err(|m| loc.err(v, m, "write a systemd unit name such as \"nginx.service\""))?;
+        push_unique(&mut r.firstboot.start, &unit);
+    }
+    Ok(())
+}
+
+/// Merges `[services]`: names are validated and completed (`nginx` -> `nginx.service`); a unit
+/// this file names replaces what earlier files wanted for it; two conflicting wishes in one
+/// file are an error.
+fn apply_services(r: &mut Resolved, f: &ProfileFile, loc: &Locator<'_>) -> Result<(), ProfileError> {
+    let s = &f.services;
+    let mut mine: Vec<ServiceWant> = Vec::new();
+    for (list, verb) in
+        [(&s.unmask, Verb::Unmask), (&s.disable, Verb::Disable), (&s.mask, Verb::Mask), (&s.enable, Verb::Enable)]
+    {
+        for v in list {
+            let unit = crate::units::normalize(v.get_ref()).map_err(|m| {
+                loc.err(v, m, "write a systemd unit name such as \"nginx.service\" or \"getty@tty1.service\"")
+            })?;
+            let (line, col) = loc.at(v.span().start);
+            if let Some(other) = mine.iter().find(|w| w.unit == unit && w.verb.conflicts(verb)) {
+                return Err(loc.err(
+                    v,
+                    format!(
+                        "{unit} is in both [services] {} ({}) and {}",
+                        other.verb.as_str(),
+                        other.origin,
+                        verb.as_str()
+                    ),
+                    "name each unit in one list only (unmask may go with enable or disable)",
+                ));
+            }
+            if !mine.iter().any(|w| w.unit == unit && w.verb == verb) {
+                mine.push(ServiceWant { unit, verb, origin: format!("{}:{line}:{col}", loc.file) });
+            }
+        }
+    }
+    for w in &mine {
+        r.services.retain(|old| !(old.unit == w.unit && (old.verb.conflicts(w.verb) || old.verb == w.verb)));
+    }
+    r.services.extend(mine);
+    r.services.sort_by_key(|w| w.verb);
+    if let Some(p) = s.preset {
+        r.services_preset = p;
     }
     Ok(())
 }

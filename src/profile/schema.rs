@@ -23,6 +23,12 @@ pub struct ProfileFile {
     pub users: Users,
     #[serde(default)]
     pub walk: Walk,
+    #[serde(default)]
+    pub services: Services,
+    #[serde(default)]
+    pub signal: Signal,
+    #[serde(default)]
+    pub firstboot: Firstboot,
 }
 
 /// Per-operation switches and options. The field names are the catalogue ids.
@@ -162,4 +168,69 @@ pub struct Walk {
     /// never walked or changed.
     #[serde(default)]
     pub include_mounts: Vec<Spanned<String>>,
+}
+
+/// Unit files to enable, disable, mask or unmask, by systemd unit name (`nginx` means
+/// `nginx.service`). A unit named in a later profile drops out of the other three lists of the
+/// earlier ones: the last word about a unit wins.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Services {
+    #[serde(default)]
+    pub enable: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub disable: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub mask: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub unmask: Vec<Spanned<String>>,
+    /// Also write the enables and disables as a preset file, so that presets applied on a first
+    /// boot cannot undo them. Default true.
+    pub preset: Option<bool>,
+}
+
+/// What to do once the seal succeeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Then {
+    #[default]
+    None,
+    Poweroff,
+    Reboot,
+}
+
+impl Then {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Then::None => "none",
+            Then::Poweroff => "poweroff",
+            Then::Reboot => "reboot",
+        }
+    }
+}
+
+/// The readiness signal after a seal.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signal {
+    /// `none`, `poweroff` or `reboot` after a successful live seal (the `--then` flag wins).
+    pub then: Option<Then>,
+    /// Print the READY / NOT-READY line on the kernel and serial consoles. Default true.
+    pub console: Option<bool>,
+}
+
+/// What `amiprep firstboot` does on a new instance. Sealing records it in the receipt, so the
+/// first boot follows the profile the image was sealed with.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Firstboot {
+    /// Generate missing SSH host keys (unless cloud-init does). Default true.
+    pub host_keys: Option<bool>,
+    /// Key types to make: `rsa`, `ecdsa`, `ed25519`. Default: those the image's sshd_config
+    /// names with `HostKey`, or all three when it names none (sshd's own default).
+    #[serde(default)]
+    pub host_key_types: Vec<Spanned<String>>,
+    /// Units to start (without waiting) once the instance's identity is in place.
+    #[serde(default)]
+    pub start: Vec<Spanned<String>>,
 }

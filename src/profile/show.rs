@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use super::{Resolved, Rule};
+use super::{Resolved, Rule, Verb};
 use crate::ops::CATALOGUE;
 
 fn list(v: &[String]) -> String {
@@ -13,13 +13,17 @@ fn list(v: &[String]) -> String {
     format!("[{}]", items.join(", "))
 }
 
-fn rules(v: &[Rule]) -> String {
+fn rules(v: &[Rule], origins: bool) -> String {
     if v.is_empty() {
         return "[]".into();
     }
     let mut s = String::from("[\n");
     for r in v {
-        let _ = writeln!(s, "  {},  # {}", toml_str(&r.glob), r.origin);
+        if origins {
+            let _ = writeln!(s, "  {},  # {}", toml_str(&r.glob), r.origin);
+        } else {
+            let _ = writeln!(s, "  {},", toml_str(&r.glob));
+        }
     }
     s.push(']');
     s
@@ -29,11 +33,23 @@ fn toml_str(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 
-/// Renders the resolved profile.
+/// Renders the resolved profile, with where each value came from.
 pub fn render_resolved(r: &Resolved) -> String {
+    render(r, true)
+}
+
+/// The sha256 of the resolved settings alone: the rendering without names and origins, so
+/// the same settings give the same hash however the profiles were named or composed.
+pub fn settings_sha256(r: &Resolved) -> String {
+    crate::receipt::sha256_hex(render(r, false).as_bytes())
+}
+
+fn render(r: &Resolved, origins: bool) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "# Resolved profile: {}", r.names.join(" + "));
-    let _ = writeln!(s, "# Merged from, in order: {}", r.chain.join(", "));
+    if origins {
+        let _ = writeln!(s, "# Resolved profile: {}", r.names.join(" + "));
+        let _ = writeln!(s, "# Merged from, in order: {}", r.chain.join(", "));
+    }
     let _ = writeln!(s, "description = {}", toml_str(&r.description));
     for op in CATALOGUE {
         let _ = writeln!(s, "\n# {}{}", op.description, if op.default_on { "" } else { " (off unless enabled)" });
@@ -72,9 +88,9 @@ pub fn render_resolved(r: &Resolved) -> String {
     }
     let _ = writeln!(s, "\n# Generic rules (root-relative globs). keep always wins.");
     let _ = writeln!(s, "[files]");
-    let _ = writeln!(s, "remove = {}", rules(&r.remove));
-    let _ = writeln!(s, "truncate = {}", rules(&r.truncate));
-    let _ = writeln!(s, "keep = {}", rules(&r.keep));
+    let _ = writeln!(s, "remove = {}", rules(&r.remove, origins));
+    let _ = writeln!(s, "truncate = {}", rules(&r.truncate, origins));
+    let _ = writeln!(s, "keep = {}", rules(&r.keep, origins));
     let _ = writeln!(s, "\n# Accounts, edited in the root's own passwd, shadow, group and gshadow.");
     let _ = writeln!(s, "[users]");
     let _ = writeln!(s, "remove = {}", list(&r.users_remove));
@@ -82,5 +98,40 @@ pub fn render_resolved(r: &Resolved) -> String {
     let _ = writeln!(s, "\n# Separate filesystems under the root that cleanup may enter.");
     let _ = writeln!(s, "[walk]");
     let _ = writeln!(s, "include_mounts = {}", list(&r.include_mounts));
+    let _ = writeln!(s, "\n# Units, changed with systemctl (--root under an offline root). Unmask runs first.");
+    let _ = writeln!(s, "[services]");
+    for verb in [Verb::Enable, Verb::Disable, Verb::Mask, Verb::Unmask] {
+        let units: Vec<String> = r
+            .services
+            .iter()
+            .filter(|w| w.verb == verb)
+            .map(|w| {
+                if origins {
+                    format!("{},  # {}", toml_str(&w.unit), w.origin)
+                } else {
+                    format!("{},", toml_str(&w.unit))
+                }
+            })
+            .collect();
+        if units.is_empty() {
+            let _ = writeln!(s, "{} = []", verb.as_str());
+        } else {
+            let _ = writeln!(s, "{} = [\n  {}\n]", verb.as_str(), units.join("\n  "));
+        }
+    }
+    let _ = writeln!(s, "preset = {}  # also write /{}", r.services_preset, crate::services::PRESET_FILE);
+    let _ = writeln!(s, "\n# After a successful seal: receipt, READY line on the consoles, sd_notify, then this.");
+    let _ = writeln!(s, "[signal]");
+    let _ = writeln!(s, "then = {}  # none | poweroff | reboot (live seals only)", toml_str(r.then.as_str()));
+    let _ = writeln!(s, "console = {}", r.console);
+    let _ = writeln!(s, "\n# `amiprep firstboot` on each new instance (carried in the receipt).");
+    let _ = writeln!(s, "[firstboot]");
+    let _ = writeln!(s, "host_keys = {}", r.firstboot.host_keys);
+    let _ = writeln!(
+        s,
+        "host_key_types = {}  # empty: what sshd_config's HostKey lines name, else rsa, ecdsa, ed25519",
+        list(&r.firstboot.host_key_types)
+    );
+    let _ = writeln!(s, "start = {}", list(&r.firstboot.start));
     s
 }

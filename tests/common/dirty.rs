@@ -283,6 +283,13 @@ fn base_system(t: &Tree) {
     t.file_as("etc/gshadow", "root:*::\nalice:!::\n", 0o640, 0, 42);
     t.file("etc/fstab", "UUID=abcd / ext4 defaults 0 1\n");
     t.file("etc/foo", "configuration, not a backup\n");
+    // The web server the seeds' image serves with; nginx-web enables it.
+    t.file("lib/systemd/system/nginx.service", super::NGINX_UNIT);
+    t.file(
+        "lib/systemd/system/telnet.socket",
+        "[Socket]\nListenStream=23\nAccept=yes\n[Install]\nWantedBy=sockets.target\n",
+    );
+    t.symlink("etc/systemd/system/sockets.target.wants/telnet.socket", "/lib/systemd/system/telnet.socket");
     t.file("etc/ssh/ssh_config", "Host *\n  SendEnv LANG\n");
     t.file("etc/ssh/moduli", "20190427 2 6 100 2047 2 ...\n");
     t.file_as("etc/sudoers.d/90-cloud-init-users", "alice ALL=(ALL) NOPASSWD:ALL\n", 0o440, 0, 0);

@@ -71,6 +71,11 @@ impl Sandbox {
         run_amiprep(&self.profiles, args.iter().map(OsStr::new))
     }
 
+    /// Runs amiprep with these arguments and extra environment variables.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &OsStr)]) -> Run {
+        run_amiprep_env(&self.profiles, args.iter().map(OsStr::new), env)
+    }
+
     /// `amiprep plan --root ROOT [-p P]... [extra...]`
     pub fn plan(&self, profiles: &[&str], extra: &[&str]) -> Run {
         let mut args = vec!["plan", "--root", self.root_arg()];
@@ -122,14 +127,21 @@ pub const OPERATIONS: &[&str] = &[
 ];
 
 /// The default profile plus everything that is off by default: the opt-in operations,
-/// generic rules and account edits (for the dirty root's passwd), so a test using it meets
-/// every kind of action there is.
+/// generic rules, account edits (for the dirty root's passwd) and unit changes (for its
+/// units), so a test using it meets every kind of action there is.
 pub const EVERYTHING: &str = "extends = [\"default\"]\n\
     [operations.mail-spool]\nenabled = true\n\
     [operations.user-crontabs]\nenabled = true\n\
     [operations.rpm-db]\nenabled = true\n\
     [files]\nremove = [\"opt/app/*.yml\"]\ntruncate = [\"var/lib/misc/keep.db\"]\n\
-    [users]\nremove = [\"bob\"]\nlock = [\"root\"]\n";
+    [users]\nremove = [\"bob\"]\nlock = [\"root\"]\n\
+    [services]\nenable = [\"nginx\"]\ndisable = [\"telnet.socket\"]\nmask = [\"debug-shell.service\"]\n";
+
+/// Debian 12's nginx.service, as far as enabling it goes.
+pub const NGINX_UNIT: &str = "[Unit]\nDescription=A high performance web server and a reverse proxy server\n\
+    After=network-online.target remote-fs.target nss-lookup.target\nWants=network-online.target\n\n\
+    [Service]\nType=forking\nPIDFile=/run/nginx.pid\nExecStart=/usr/sbin/nginx -g 'daemon on; master_process on;'\n\n\
+    [Install]\nWantedBy=multi-user.target\n";
 
 /// Profile text switching on exactly `ops` and off every other operation: a profile without
 /// `extends` starts from the catalogue defaults, which would otherwise act on small fixtures
@@ -144,8 +156,20 @@ pub fn only(ops: &[&str]) -> String {
 /// Runs the real binary (through `CARGO_TARGET_<triple>_RUNNER` when set, e.g. qemu) with no
 /// terminal: stdin is closed and stdout/stderr are pipes.
 pub fn run_amiprep<'a>(profile_dir: &Path, args: impl IntoIterator<Item = &'a OsStr>) -> Run {
+    run_amiprep_env(profile_dir, args, &[])
+}
+
+/// [`run_amiprep`] with extra environment variables (`PATH` pointing at fake tools).
+pub fn run_amiprep_env<'a>(
+    profile_dir: &Path,
+    args: impl IntoIterator<Item = &'a OsStr>,
+    env: &[(&str, &OsStr)],
+) -> Run {
     let mut cmd = assert_cmd::Command::cargo_bin("amiprep").expect("the amiprep binary is built");
     cmd.env("AMIPREP_PROFILE_PATH", profile_dir).args(args).timeout(HANG_TIMEOUT);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     let shown = format!("{cmd:?}");
     let out = cmd.output().expect("running amiprep");
     let Some(code) = out.status.code() else {

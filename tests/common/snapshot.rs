@@ -150,6 +150,9 @@ pub enum Check {
     Truncated,
     /// Replaced atomically: new inode and times, but the expected content, mode and owner.
     Rewritten,
+    /// Created by the run with this kind, mode and owner; content checked elsewhere (the seal
+    /// receipt, whose content carries a time).
+    Created,
 }
 
 /// The tree a test expects after a run, and how strictly each path is compared.
@@ -170,6 +173,13 @@ impl Expected {
             })
             .collect();
         Expected { entries }
+    }
+
+    /// What a seal that changed nothing else leaves: `before` plus the receipt.
+    pub fn sealed(before: &Snapshot) -> Self {
+        let mut e = Expected::unchanged(before);
+        e.receipt();
+        e
     }
 
     fn get_mut(&mut self, p: &Path) -> &mut (Entry, Check) {
@@ -209,6 +219,33 @@ impl Expected {
         *check = Check::Rewritten;
     }
 
+    /// A successful seal writes its receipt at var/lib/amiprep/receipt.json (mode 0644,
+    /// root-owned), creating var/lib/amiprep (0755) when missing.
+    pub fn receipt(&mut self) {
+        self.created("var/lib/amiprep/receipt.json", Kind::File, 0o644);
+    }
+
+    /// `p` is created, root-owned with this kind and mode, and its missing parents with it
+    /// (directories, 0755).
+    pub fn created(&mut self, p: impl AsRef<Path>, kind: Kind, mode: u32) {
+        let p = p.as_ref();
+        let mk = |kind: Kind, mode: u32| Entry {
+            kind,
+            mode,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            ino: 0,
+            mtime: (0, 0),
+            ctime: (0, 0),
+            data: Data::None,
+        };
+        for d in p.ancestors().skip(1).filter(|d| !d.as_os_str().is_empty()) {
+            self.entries.entry(d.to_path_buf()).or_insert_with(|| (mk(Kind::Dir, 0o755), Check::Created));
+        }
+        self.entries.insert(p.to_path_buf(), (mk(kind, mode), Check::Created));
+    }
+
     /// Every difference between this expectation and `actual`, one line each.
     pub fn diff(&self, actual: &Snapshot) -> Vec<String> {
         self.mismatches(actual).into_iter().map(|(p, what)| format!("{}{what}", show(&p))).collect()
@@ -233,6 +270,12 @@ impl Expected {
             cmp("mode", &Oct(want.mode), &Oct(got.mode), want.mode == got.mode);
             cmp("uid", &want.uid, &got.uid, want.uid == got.uid);
             cmp("gid", &want.gid, &got.gid, want.gid == got.gid);
+            if *check == Check::Created {
+                if !fields.is_empty() {
+                    out.push((p.clone(), format!(" (Created): {}", fields.join(", "))));
+                }
+                continue;
+            }
             if *check != Check::DirKept {
                 cmp("size", &want.size, &got.size, want.size == got.size);
                 cmp("content", &want.data, &got.data, want.data == got.data);
