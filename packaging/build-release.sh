@@ -72,7 +72,7 @@ check_binary() {
     local plan
     plan=$($run "$bin" plan --root "$root" --format json) || { rm -rf "$root"; fail "$bin plan did not run"; }
     rm -rf "$root"
-    for want in etc/ssh/ssh_host_ed25519_key tmp/junk var/log/syslog; do
+    for want in /etc/ssh/ssh_host_ed25519_key /tmp /var/log/syslog; do
         jq -e --arg p "$want" '[.actions[].path] | index($p)' <<<"$plan" >/dev/null ||
             fail "$bin plan on a fake root does not plan $want: $plan"
     done

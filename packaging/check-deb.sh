@@ -9,8 +9,9 @@
 #   - `man -w amiprep` and `man -w amiprep-seal` find the man pages;
 #   - `systemctl --root=ROOT is-enabled amiprep-firstboot.service` says enabled;
 #   - the bash, zsh and fish completions are where those shells look.
-# Then `dpkg -r` with the admin's profile still there: the only files left are that profile and
-# its directories; and `dpkg -P` once it is gone: nothing left at all. The root's file list is
+# Then `dpkg -r` with the admin's profile and some amiprep state (/var/lib/amiprep) there: the
+# only files left are those, as Debian keeps a removed package's state until purge; and
+# `dpkg -P` once the admin's profile is gone: nothing left at all. The root's file list is
 # compared with the one taken before the install, leaving out dpkg's own database and logs and
 # man-db's index cache.
 #
@@ -110,15 +111,27 @@ done
 in_root bash -c 'source /usr/share/bash-completion/completions/amiprep && complete -p amiprep' >/dev/null ||
     fail "the bash completion does not register for amiprep"
 
-step "dpkg -r amiprep, the admin's profile still there"
+step "dpkg -i again: the upgrade path of the maintainer scripts"
+cp "$DEB" "$ROOT/tmp/amiprep.deb"
+in_root dpkg -i /tmp/amiprep.deb
+rm "$ROOT/tmp/amiprep.deb"
+state=$(systemctl --root="$ROOT" is-enabled amiprep-firstboot.service) || fail "after an upgrade the unit is $state"
+[ -f "$ROOT/etc/amiprep/profiles/site.toml" ] || fail "an upgrade lost the admin's profile"
+
+step "dpkg -r amiprep, the admin's profile and amiprep's state still there"
+# The state a seal and a first boot leave: the receipt and the image history.
+mkdir -m 0755 "$ROOT/var/lib/amiprep"
+echo '{}' >"$ROOT/var/lib/amiprep/history.jsonl"
+chmod 0644 "$ROOT/var/lib/amiprep/history.jsonl"
 in_root dpkg -r amiprep
 inventory >"$WORK/removed"
 left=$(comm -13 "$WORK/before" "$WORK/removed")
-want=$(printf '%s\n' "d 755 root ./etc/amiprep" "d 755 root ./etc/amiprep/profiles" "f 644 root ./etc/amiprep/profiles/site.toml")
-[ "$left" = "$want" ] || fail "after dpkg -r, expected only the admin's profile left, found:"$'\n'"$left"
+want=$(printf '%s\n' "d 755 root ./etc/amiprep" "d 755 root ./etc/amiprep/profiles" \
+    "f 644 root ./etc/amiprep/profiles/site.toml" "d 755 root ./var/lib/amiprep" "f 644 root ./var/lib/amiprep/history.jsonl" | sort)
+[ "$left" = "$want" ] || fail "after dpkg -r, expected only the admin's profile and amiprep's state left, found:"$'\n'"$left"
 gone=$(comm -23 "$WORK/before" "$WORK/removed")
 [ -z "$gone" ] || fail "dpkg -r removed what was there before the install:"$'\n'"$gone"
-echo "left after dpkg -r: the admin's /etc/amiprep/profiles/site.toml and its directories"
+echo "left after dpkg -r: the admin's /etc/amiprep/profiles/site.toml and /var/lib/amiprep (state, until purge)"
 
 step "dpkg -P amiprep once the admin's profile is gone"
 rm "$ROOT/etc/amiprep/profiles/site.toml"

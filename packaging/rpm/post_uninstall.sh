@@ -2,7 +2,9 @@
 if [ -d /run/systemd/system ]; then
     systemctl daemon-reload >/dev/null 2>&1 || :
 fi
-# The profile directory %post created, only if the admin left nothing in it.
+# On erase (rpm has no separate purge): the profile directory %post created, only if the admin
+# left nothing in it, and amiprep's own state (the seal's receipt, the image history).
 if [ "$1" -eq 0 ]; then
     rmdir /etc/amiprep/profiles 2>/dev/null && rmdir /etc/amiprep 2>/dev/null || :
+    rm -rf /var/lib/amiprep
 fi
