@@ -35,7 +35,9 @@ fn sealing_twice_changes_nothing_the_second_time() {
 /// Holds an exclusive flock on the root directory, as a running seal does.
 fn hold_lock(root: &Path) -> std::os::fd::OwnedFd {
     use rustix::fs::{FlockOperation, Mode, OFlags};
-    let fd = rustix::fs::open(root, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap();
+    // CLOEXEC: an amiprep that another test spawns meanwhile must not inherit the descriptor,
+    // or it would keep the lock held after this test drops it.
+    let fd = rustix::fs::open(root, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).unwrap();
     rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive).unwrap();
     fd
 }
