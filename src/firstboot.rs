@@ -122,7 +122,10 @@ pub fn run(root: &Root, force: bool, profile: Option<&FirstbootConf>) -> Outcome
     if new_instance {
         machine_id(root, &mut steps);
         let cloud_init = cloud_init_makes_keys(root);
-        host_keys(root, &conf, cloud_init.as_deref(), &mut steps, &mut fingerprints);
+        // A new identity without a receipt: the image was made from an instance without sealing
+        // it, so keys already present are that instance's, shared by every clone.
+        let cloned = receipt_bytes.is_none() && stored.is_some();
+        host_keys(root, &conf, cloud_init.as_deref(), cloned, &mut steps, &mut fingerprints);
         receipt_to_history(root, receipt_bytes.as_deref(), &identity, &mut steps);
         start_units(root, &conf, &mut steps);
     }
@@ -327,6 +330,7 @@ fn host_keys(
     root: &Root,
     conf: &FirstbootConf,
     cloud_init: Option<&str>,
+    cloned: bool,
     steps: &mut Vec<Step>,
     fps: &mut Vec<String>,
 ) {
@@ -363,10 +367,16 @@ fn host_keys(
             fps.extend(String::from_utf8_lossy(&d).lines().next().and_then(hostkeys::fingerprint));
         }
     }
-    let mut detail = if made.is_empty() {
-        "every host key sshd expects is present".to_string()
-    } else {
-        format!("made {}", made.join(", "))
+    let mut detail = match (made.is_empty(), cloned) {
+        (true, false) => "every host key sshd expects is present".to_string(),
+        (true, true) => {
+            log::warn!("firstboot: this instance's host keys came with an unsealed image and are shared by its clones");
+            "every host key sshd expects is present, but they came with an image that was not sealed, so every \
+             instance made from it shares them: seal images with amiprep, or remove the keys and run \
+             `amiprep firstboot --force`"
+                .to_string()
+        }
+        (false, _) => format!("made {}", made.join(", ")),
     };
     if !warnings.is_empty() {
         detail.push_str(&format!("; {}", warnings.join("; ")));

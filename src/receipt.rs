@@ -45,14 +45,11 @@ pub struct Receipt {
     pub audit: Option<serde_json::Value>,
 }
 
+/// The report's totals over all actions, plus the number of warnings.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Totals {
-    pub actions: u64,
-    pub entries: u64,
-    pub bytes: u64,
-    pub done: u64,
-    pub skipped: u64,
-    pub failed: u64,
+    #[serde(flatten)]
+    pub all: crate::report::Count,
     pub warnings: u64,
 }
 

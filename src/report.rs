@@ -40,7 +40,7 @@ pub struct Entry<'a> {
     pub outcome: Option<&'a Outcome>,
 }
 
-#[derive(Serialize, Default, Clone)]
+#[derive(Serialize, serde::Deserialize, Default, Clone, Debug, PartialEq, Eq)]
 pub struct Count {
     pub actions: u64,
     pub entries: u64,
@@ -179,6 +179,13 @@ impl<'a> Report<'a> {
             human(t.bytes),
             outcome_summary(t, self.dry_run)
         )?;
+        if self.dry_run {
+            writeln!(
+                out,
+                "then: seal writes /{} and signals READY-FOR-IMAGE, or NOT-READY if an action fails",
+                crate::receipt::RECEIPT
+            )?;
+        }
         if let Some(sig) = self.signal {
             writeln!(out, "\nsignal:")?;
             for st in &sig.steps {

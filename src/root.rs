@@ -137,14 +137,12 @@ impl Root {
 
     /// Opens a file for reading configuration, following symlinks inside the root.
     pub fn open_config(&self, rel: &RelPath) -> io::Result<OwnedFd> {
-        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK;
-        Ok(rustix::fs::openat2(
-            &self.fd,
-            dot(rel),
-            flags,
-            Mode::empty(),
-            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
-        )?)
+        self.open_following(rel, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK)
+    }
+
+    /// openat2 that follows symlinks, but only inside the root: for reading configuration.
+    fn open_following(&self, rel: &RelPath, flags: OFlags) -> io::Result<OwnedFd> {
+        Ok(rustix::fs::openat2(&self.fd, dot(rel), flags, Mode::empty(), following())?)
     }
 
     /// Reads a whole configuration file (following symlinks inside the root). Refuses anything
@@ -166,15 +164,7 @@ impl Root {
     /// True when `rel` exists, following symlinks inside the root. For presence tests only
     /// ("is dnf installed?"), never before changing anything.
     pub fn exists(&self, rel: &RelPath) -> bool {
-        let flags = OFlags::PATH | OFlags::CLOEXEC;
-        rustix::fs::openat2(
-            &self.fd,
-            dot(rel),
-            flags,
-            Mode::empty(),
-            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
-        )
-        .is_ok()
+        self.open_following(rel, OFlags::PATH | OFlags::CLOEXEC).is_ok()
     }
 
     /// True when `rel` (not followed if it is a symlink) lives on a filesystem amiprep may
@@ -237,14 +227,7 @@ impl Root {
     /// symlinks inside the root the way the tools that read it do (`lib` -> `usr/lib`). For
     /// reading only.
     pub fn open_config_dir(&self, rel: &RelPath) -> io::Result<OwnedFd> {
-        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        Ok(rustix::fs::openat2(
-            &self.fd,
-            dot(rel),
-            flags,
-            Mode::empty(),
-            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
-        )?)
+        self.open_following(rel, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC)
     }
 
     /// The names in a configuration directory (followed inside the root), sorted; empty when
@@ -317,7 +300,7 @@ impl Root {
     pub fn write_atomic(&self, rel: &RelPath, data: &[u8], mode: u32) -> io::Result<()> {
         let name = rel.file_name().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
         let parent = rel.parent().unwrap_or(Path::new(""));
-        let dir = self.create_dirs_with(parent, 0o755, ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS)?;
+        let dir = self.create_dirs_with(parent, 0o755, following())?;
         let like = match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) if file_type(&st) == rustix::fs::FileType::RegularFile => Some(st),
             Ok(_) => return Err(io::Error::other(format!("{} exists and is not a regular file", show(rel)))),
@@ -334,13 +317,7 @@ impl Root {
     /// symlinks, so a user cannot redirect a cleanup by planting a link in their own home.
     pub fn canonical_dir(&self, rel: &RelPath) -> io::Result<PathBuf> {
         let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        let fd = rustix::fs::openat2(
-            &self.fd,
-            dot(rel),
-            flags,
-            Mode::empty(),
-            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
-        )?;
+        let fd = self.open_following(rel, flags)?;
         let target = proc_fd_path(fd.as_fd())?;
         let root = proc_fd_path(self.fd.as_fd())?;
         match target.strip_prefix(&root) {
@@ -358,6 +335,11 @@ pub enum Entry {
     Link(PathBuf),
     /// Anything else: a file, a directory, a device.
     Other,
+}
+
+/// The resolve flags for reading configuration: symlinks are followed, inside the root.
+fn following() -> ResolveFlags {
+    ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS
 }
 
 /// The resolve flags for anything that modifies the tree: contained in the root and no symlink

@@ -70,15 +70,7 @@ pub fn finish(
         sealed_at: receipt::now_utc(),
         profiles: profile.names.clone(),
         profile_sha256: crate::profile::settings_sha256(profile),
-        totals: Totals {
-            actions: t.all.actions,
-            entries: t.all.entries,
-            bytes: t.all.bytes,
-            done: t.all.done,
-            skipped: t.all.skipped,
-            failed: t.all.failed,
-            warnings: t.warnings,
-        },
+        totals: Totals { all: t.all.clone(), warnings: t.warnings },
         by_operation: t
             .by_operation
             .iter()

@@ -181,6 +181,13 @@ fn a_new_identity_is_a_new_instance_and_a_reboot_is_not() {
         assert!(keys["detail"].as_str().unwrap().starts_with("made ecdsa (/etc/ssh/ssh_host_ecdsa_key)"), "{keys}");
         assert!(t.exists("etc/ssh/ssh_host_ecdsa_key"));
     }
+    // A clone of an unsealed instance with every key present: the keys are not ours to replace,
+    // but the shared keys are called out.
+    t.file("sys/class/dmi/id/product_uuid", "EC2CCCCC-0000-0000-0000-000000000001\n");
+    let out = firstboot(&sb, &bin, &["--format", "json"], &[]).json();
+    let keys = out["steps"].as_array().unwrap().iter().find(|s| s["step"] == "host-keys").unwrap().clone();
+    assert_eq!(keys["status"], "skipped");
+    assert!(keys["detail"].as_str().unwrap().contains("came with an image that was not sealed"), "{keys}");
 }
 
 #[test]

@@ -130,3 +130,32 @@ fn shipped_units_pass_systemd_analyze_verify() {
     let msg = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && msg.trim().is_empty(), "systemd-analyze verify:\n{msg}");
 }
+
+/// Runs `amiprep plan` on the live system (read-only) from an interactive bash on a pty.
+fn plan_from_interactive_bash(sb: &Sandbox, profile: &str) -> String {
+    let bin = assert_cmd::cargo::cargo_bin("amiprep");
+    // `; true` keeps bash from exec'ing amiprep in its place: bash must be the parent.
+    let inner = format!("AMIPREP_PROFILE_PATH={} {} plan -p {profile}; true", sb.profiles.display(), bin.display());
+    let out = std::process::Command::new("script")
+        .args(["-qec", &format!("bash --norc --noprofile -i -c '{inner}'"), "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("script (util-linux/bsdutils) is needed to give bash a terminal");
+    String::from_utf8_lossy(&out.stdout).replace('\r', "")
+}
+
+#[test]
+fn a_plan_from_an_interactive_shell_warns_that_its_history_will_be_written_back() {
+    let sb = Sandbox::new();
+    let p = sb.profile("nothing", &common::only(&[]));
+    let out = plan_from_interactive_bash(&sb, &p);
+    assert!(
+        out.contains("this runs from an interactive bash (pid ")
+            && out.contains("--then poweroff, or run `unset HISTFILE`"),
+        "{out}"
+    );
+    // Powering off after the seal is the remedy, so with it there is nothing to warn about.
+    let off = sb.profile("off", &(common::only(&[]) + "[signal]\nthen = \"poweroff\"\n"));
+    let out = plan_from_interactive_bash(&sb, &off);
+    assert!(out.contains("amiprep plan") && !out.contains("interactive bash"), "{out}");
+}

@@ -33,6 +33,22 @@ impl SealCmd {
         if self.dry_run {
             return super::plan::PlanCmd { target: self.target }.run();
         }
+        let live = crate::root::Root::open(&self.target.root).is_ok_and(|r| r.is_live());
+        let who = if self.target.profiles.is_empty() { "default".to_string() } else { self.target.profiles.join("+") };
+        let result = self.seal();
+        // A seal that stopped before its signal (a profile error, a unit the image lacks, the
+        // lock) still tells the console watcher it is not ready, so a pipeline that only reads
+        // the console never waits for a READY that will not come.
+        if let Err(f) = &result
+            && live
+        {
+            let reason = format!("{:#}", f.error).lines().next().unwrap_or("").to_string();
+            crate::console::announce(&[format!("amiprep: NOT-READY profile={who} reason={reason:?}")]);
+        }
+        result
+    }
+
+    fn seal(self) -> Result<Code> {
         let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
         if !self.yes && !interactive {
             return Err(Failure::new(
