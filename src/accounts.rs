@@ -81,6 +81,17 @@ pub fn parse_passwd(data: &[u8]) -> Vec<User> {
         .collect()
 }
 
+/// Every record of a colon file (passwd, shadow, group, gshadow) split into its fields, for
+/// read-only checks. Non-UTF-8 bytes are replaced, which only matters for display.
+pub fn records(data: &[u8]) -> Vec<Vec<String>> {
+    lines(data)
+        .lines
+        .into_iter()
+        .filter(|l| is_record(l))
+        .map(|l| fields(l).into_iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect())
+        .collect()
+}
+
 /// The result of an edit: the new content and how many records changed.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Edit {

@@ -125,6 +125,7 @@ fn apply_one(root: &Root, a: &Action, keep: &Keep) -> Outcome {
         Kind::Truncate => truncate(root, &a.path, current.as_ref().map(|s| s.st_ino)),
         Kind::Rewrite => rewrite(root, a, dir.as_fd(), name, current.as_ref()),
         Kind::Run => Outcome::failed("internal: a run action without a command"),
+        Kind::Chmod => chmod(root, a, current.map(|s| s.st_ino)),
     }
 }
 
@@ -159,7 +160,7 @@ fn rewrite(
     name: &std::ffi::OsStr,
     current: Option<&rustix::fs::Stat>,
 ) -> Outcome {
-    let Payload::Rewrite { data, mode } = &a.payload else {
+    let Payload::Rewrite { data, mode, sshd_check } = &a.payload else {
         return Outcome::failed("internal: rewrite without content");
     };
     if let Expect::Inode { content: Some(h), .. } = a.expect {
@@ -169,9 +170,42 @@ fn rewrite(
             Err(e) => return Outcome::failed(format!("cannot read: {e}")),
         }
     }
+    if *sshd_check {
+        let candidate = [(a.path.clone(), data.clone())];
+        let checked = match crate::sshd::binary() {
+            Some(sshd) => crate::sshd::validate(&sshd, root, &candidate),
+            None => Err("there is no sshd here to check it with `sshd -t`".into()),
+        };
+        if let Err(why) = checked {
+            return Outcome::failed(format!("not replaced, original untouched: {why}"));
+        }
+    }
     match atomic::replace(dir, name, data, current, *mode) {
         Ok(()) => Outcome::done(1),
         Err(e) => Outcome::failed(format!("not replaced, original untouched: {e}")),
+    }
+}
+
+/// Sets mode and owner through a descriptor of the file itself, opened without following any
+/// symlink, so the change lands on the inode the plan saw and nowhere else.
+fn chmod(root: &Root, a: &Action, ino: Option<u64>) -> Outcome {
+    let Payload::Chmod { mode, uid, gid } = a.payload else { return Outcome::failed("internal: chmod without a mode") };
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+    let fd = match rustix::fs::openat2(root.fd(), &a.path, flags, Mode::empty(), resolve) {
+        Ok(fd) => fd,
+        Err(e) => return Outcome::failed(format!("cannot open: {e}")),
+    };
+    match rustix::fs::fstat(&fd) {
+        Ok(st) if Some(st.st_ino) == ino => {}
+        Ok(_) => return Outcome::skipped("changed since the plan was made; run amiprep again"),
+        Err(e) => return Outcome::failed(format!("cannot stat: {e}")),
+    }
+    // Owner first: chown clears the set-id bits, the mode then sets what is wanted.
+    let owner = rustix::fs::fchown(&fd, Some(rustix::fs::Uid::from_raw(uid)), Some(rustix::fs::Gid::from_raw(gid)));
+    match owner.and_then(|()| rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))) {
+        Ok(()) => Outcome::done(1),
+        Err(e) => Outcome::failed(walk::removal_error(e)),
     }
 }
 

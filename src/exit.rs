@@ -14,6 +14,8 @@ pub enum Code {
     /// amiprep refused to act: no confirmation, another seal holds the lock, or a profile
     /// file is not trustworthy. Nothing was changed.
     Refused = 3,
+    /// `audit`: a check at or above the `--fail-on` level failed or errored.
+    AuditFailed = 4,
 }
 
 impl From<Code> for std::process::ExitCode {

@@ -4,6 +4,7 @@
 mod accounts;
 mod apply;
 mod atomic;
+mod audit;
 mod cli;
 mod console;
 mod exec;

@@ -32,6 +32,8 @@ pub enum Kind {
     Rewrite,
     /// Run a command (only ever planned on a live system).
     Run,
+    /// Set a file's mode and owner in place (remediation of a hardening check).
+    Chmod,
 }
 
 impl Kind {
@@ -43,6 +45,7 @@ impl Kind {
             Kind::Truncate => "truncate",
             Kind::Rewrite => "rewrite",
             Kind::Run => "run",
+            Kind::Chmod => "chmod",
         }
     }
 }
@@ -101,8 +104,16 @@ pub(crate) enum Payload {
         data: Vec<u8>,
         /// Mode to set; `None` keeps the file's own.
         mode: Option<u32>,
+        /// An sshd configuration file: `sshd -t` must accept the configuration with the new
+        /// content before anything is replaced.
+        sshd_check: bool,
     },
     Run(Vec<String>),
+    Chmod {
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    },
 }
 
 /// Something the planner noticed but that is not an action: an unreadable directory, a FIFO
@@ -403,7 +414,51 @@ impl<'r> Planner<'r> {
             None => Expect::Absent,
         };
         let bytes = old.map_or(0, |(_, d)| d.len() as u64);
-        self.push(Kind::Rewrite, rel, (1, bytes), Some(detail), expect, Payload::Rewrite { data: new, mode });
+        self.push(
+            Kind::Rewrite,
+            rel,
+            (1, bytes),
+            Some(detail),
+            expect,
+            Payload::Rewrite { data: new, mode, sshd_check: false },
+        );
+    }
+
+    /// Like [`Planner::rewrite`] for an sshd configuration file: apply replaces nothing
+    /// unless `sshd -t` accepts the whole configuration with the new content. A locked-out
+    /// image is worse than an unhardened one.
+    pub fn rewrite_sshd(&mut self, rel: &Path, old: Option<(&Stat, &[u8])>, new: Vec<u8>, detail: String) {
+        let before = self.plan.actions.len();
+        self.rewrite(rel, old, new, Some(0o600), detail);
+        if let Some(Action { payload: Payload::Rewrite { sshd_check, .. }, .. }) = self.plan.actions.get_mut(before) {
+            *sshd_check = true;
+        }
+    }
+
+    /// Plans setting the mode and owner of `rel` in place. Symlinks are not followed: a link
+    /// at a hardened path is reported, not changed.
+    pub fn chmod(&mut self, rel: &Path, mode: u32, uid: u32, gid: u32, detail: String) {
+        if self.covered(rel) {
+            return;
+        }
+        let Some(st) = self.lstat(rel) else { return };
+        if root::file_type(&st) == FileType::Symlink {
+            self.warn(rel, "is a symlink; its mode is not changed (fix the file it points to)");
+            return;
+        }
+        if st.st_mode & 0o7777 == mode && st.st_uid == uid && st.st_gid == gid {
+            return;
+        }
+        self.push(Kind::Chmod, rel, (1, 0), Some(detail), inode(&st, None), Payload::Chmod { mode, uid, gid });
+    }
+
+    /// True when a planned action removes `rel` (itself, or a tree it is in).
+    pub fn removes(&self, rel: &Path) -> bool {
+        self.plan.actions.iter().any(|a| match a.kind {
+            Kind::Remove | Kind::RemoveTree => rel.starts_with(&a.path),
+            Kind::Empty => rel.starts_with(&a.path) && rel != a.path,
+            _ => false,
+        })
     }
 
     /// Plans running a command that changes `touches` (root-relative).

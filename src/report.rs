@@ -206,7 +206,7 @@ fn size(a: &Action) -> String {
     use crate::plan::Kind;
     match a.kind {
         Kind::RemoveTree | Kind::Empty => format!("{} entries, {}", a.entries, human(a.bytes)),
-        Kind::Run => String::new(),
+        Kind::Run | Kind::Chmod => String::new(),
         _ => human(a.bytes),
     }
 }

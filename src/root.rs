@@ -167,6 +167,35 @@ impl Root {
         self.open_following(rel, OFlags::PATH | OFlags::CLOEXEC).is_ok()
     }
 
+    /// `stat` of a configuration path, following symlinks inside the root (what `chmod` and
+    /// the services reading it see). For audits only, never before changing anything.
+    pub fn stat_config(&self, rel: &RelPath) -> io::Result<Stat> {
+        let flags = OFlags::PATH | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat2(
+            &self.fd,
+            dot(rel),
+            flags,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        )?;
+        Ok(rustix::fs::fstat(&fd)?)
+    }
+
+    /// The target of the symlink `rel` (no symlink followed on the way), `Ok(None)` when `rel`
+    /// does not exist or is not a symlink.
+    pub fn read_link(&self, rel: &RelPath) -> io::Result<Option<PathBuf>> {
+        let (dir, name) = match self.open_parent(rel) {
+            Ok(v) => v,
+            Err(e) if is_absent(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        match rustix::fs::readlinkat(&dir, name, Vec::new()) {
+            Ok(t) => Ok(Some(PathBuf::from(OsString::from_vec(t.into_bytes())))),
+            Err(rustix::io::Errno::NOENT | rustix::io::Errno::INVAL) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// True when `rel` (not followed if it is a symlink) lives on a filesystem amiprep may
     /// change. A file bind-mounted over (`etc/resolv.conf` in some setups) is its own mount.
     pub fn path_mount_allowed(&self, rel: &RelPath) -> io::Result<bool> {

@@ -53,6 +53,7 @@ pub fn finish(
     services: &[crate::services::Change],
     dir: BorrowedFd<'_>,
     mut failure: Option<String>,
+    audit: Option<serde_json::Value>,
 ) -> Signal {
     let mut steps = Vec::new();
     rustix::fs::sync();
@@ -91,7 +92,7 @@ pub fn finish(
             })
             .collect(),
         firstboot: profile.firstboot.clone(),
-        audit: None,
+        audit,
     };
     let bytes = receipt.to_bytes();
     let sha = receipt::sha256_hex(&bytes);

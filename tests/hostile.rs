@@ -155,7 +155,12 @@ fn a_machine_id_symlink_is_not_written_through() {
         "{:?}",
         warnings(&plan)
     );
-    sb.seal(&["default"], &[]).code(0);
+    // The link is left alone, so the image keeps the id it points to: every clone would share
+    // it, and the seal says the image is not ready.
+    let run = sb.seal(&["default"], &[]);
+    run.code(1);
+    assert!(run.stderr.contains("audit: fail img-machine-id-reset"), "{}", run.stderr);
+    assert!(run.stdout.contains("NOT-READY") && run.stdout.contains("img-machine-id-reset"), "{}", run.stdout);
     Expected::sealed(&before).assert_matches(&sb.snapshot(), "machine-id link");
 }
 

@@ -1,5 +1,6 @@
 //! The command line: one file per subcommand, each with a `run` returning an exit code.
 
+mod audit;
 mod docs;
 mod firstboot;
 mod plan;
@@ -26,7 +27,8 @@ Exit codes:
   1  runtime failure: some actions failed, or an I/O error stopped the run
   2  usage or profile error (bad flag, bad TOML, unknown key, bad glob, extends cycle)
   3  refused, nothing changed: no --yes without a terminal, confirmation declined,
-     another seal holds the lock, or a profile file writable by others than root";
+     another seal holds the lock, or a profile file writable by others than root
+  4  audit: a check at or above --fail-on failed or errored";
 
 /// Seal a Linux instance for imaging: clean per-instance state, then signal it is ready.
 #[derive(Parser, Debug)]
@@ -48,6 +50,11 @@ enum Command {
     /// List, show and check profiles.
     #[command(subcommand)]
     Profile(profile::ProfileCmd),
+    /// Run the hardening checks. Read-only: writes nothing anywhere.
+    Audit(audit::AuditCmd),
+    /// The check catalogue.
+    #[command(subcommand)]
+    Checks(audit::ChecksCmd),
     /// Print shell completions, generated from this binary's commands.
     Completions(docs::CompletionsCmd),
     /// Print the man page, or write every page into a directory with --dir.
@@ -63,6 +70,8 @@ impl Cli {
             Command::Plan(c) => c.run(),
             Command::Seal(c) => c.run(),
             Command::Profile(c) => c.run(),
+            Command::Audit(c) => c.run(),
+            Command::Checks(c) => c.run(),
             Command::Completions(c) => c.run(),
             Command::Manpage(c) => c.run(),
             Command::Firstboot(c) => c.run(),
@@ -117,8 +126,14 @@ impl Target {
     }
 
     /// Makes the plan: read-only. Fails when the profile asks for something this root cannot
-    /// do (an enable of a unit it does not have), before anything is applied.
-    pub fn plan(profile: Resolved, root: Root) -> Result<Prepared> {
+    /// do (an enable of a unit it does not have), before anything is applied. With
+    /// `remediate`, the fixes of the failing hardening checks follow the cleanup; the
+    /// remediations refused as unsafe are returned with the plan.
+    pub fn plan_with(
+        profile: Resolved,
+        root: Root,
+        remediate: bool,
+    ) -> Result<(Prepared, Vec<crate::audit::remediate::Refusal>)> {
         let mut planner = Planner::new(&root, Keep(profile.keep_set()));
         let services = crate::ops::plan_all(&mut planner, &profile)?;
         if root.is_live() && profile.then != crate::profile::schema::Then::Poweroff {
@@ -133,8 +148,9 @@ impl Target {
                 );
             }
         }
+        let refusals = if remediate { crate::audit::remediate::plan(&mut planner, &profile, &[]) } else { Vec::new() };
         let plan = planner.finish();
-        Ok(Prepared { profile, root, plan, services })
+        Ok((Prepared { profile, root, plan, services }, refusals))
     }
 
     pub fn print(&self, report: &Report<'_>) -> Result<()> {

@@ -26,12 +26,16 @@ pub struct SealCmd {
     /// from cannot write its history back after the cleanup.
     #[arg(long, value_enum, value_name = "WHAT")]
     pub then: Option<Then>,
+    /// Also fix the failing hardening checks that can be fixed safely (modes, sysctl, kernel
+    /// modules, sshd, login.defs), as `[checks] remediate = true` does.
+    #[arg(long)]
+    pub remediate: bool,
 }
 
 impl SealCmd {
     pub fn run(self) -> Result<Code> {
         if self.dry_run {
-            return super::plan::PlanCmd { target: self.target }.run();
+            return super::plan::PlanCmd { target: self.target, remediate: self.remediate }.run();
         }
         let live = crate::root::Root::open(&self.target.root).is_ok_and(|r| r.is_live());
         let who = if self.target.profiles.is_empty() { "default".to_string() } else { self.target.profiles.join("+") };
@@ -63,7 +67,8 @@ impl SealCmd {
             profile.then = t;
         }
         let lock = super::lock(&root)?;
-        let p = Target::plan(profile, root)?;
+        let remediate = self.remediate || profile.checks.remediate;
+        let (p, refusals) = Target::plan_with(profile, root, remediate)?;
         if !self.yes && !confirm(&p)? {
             return Err(Failure::new(Code::Refused, anyhow::anyhow!("not confirmed; nothing was changed")));
         }
@@ -72,12 +77,32 @@ impl SealCmd {
             log::debug!("{} {} {}: {:?}", a.operation, a.kind.as_str(), a.target, o.status);
         });
         let mut report = Report::new("seal", &p.root, &p.profile.names, &p.plan, Some(&outcomes));
+        // The proof of the seal: the profile's checks (image-ready by default) on the result.
+        // A required check that fails makes the seal not ready, like a failed action.
+        let mut audit = crate::audit::run(&p.root, &p.profile, &[]);
+        audit.note_refusals(&refusals);
+        print_audit(&audit)?;
         let t = &report.totals.all;
-        let failure = (t.failed > 0).then(|| format!("{} of {} actions failed", t.failed, t.actions));
-        let signal = crate::signal::finish(&p.root, &p.profile, &report, &p.services, lock.as_fd(), failure);
+        let failure = if t.failed > 0 {
+            Some(format!("{} of {} actions failed", t.failed, t.actions))
+        } else if !audit.summary.required_failed.is_empty() {
+            Some(format!("image-ready checks failed: {}", audit.summary.required_failed.join(", ")))
+        } else {
+            None
+        };
+        let summary = serde_json::to_value(&audit.summary).ok();
+        let signal = crate::signal::finish(&p.root, &p.profile, &report, &p.services, lock.as_fd(), failure, summary);
         report.signal = Some(&signal);
-        self.target.print(&report)?;
-        let _ = std::io::stdout().flush();
+        // The seal is done and signalled; a report that cannot be printed (a provisioner's
+        // session gone, a console tty hung up) must not undo that or stop `then`: the receipt
+        // holds the same facts.
+        if let Err(e) = self.target.print(&report).and_then(|()| Ok(std::io::stdout().flush()?)) {
+            log::warn!(
+                "cannot print the report ({:#}); the receipt /{} has its totals",
+                e.error,
+                crate::receipt::RECEIPT
+            );
+        }
         if !signal.ready {
             log::error!("seal of {} is NOT ready: {}", p.root.display().display(), signal.line);
             return Ok(Code::Failed);
@@ -93,6 +118,28 @@ impl SealCmd {
         signal.then_now()?;
         Ok(Code::Ok)
     }
+}
+
+/// The audit after a seal, on stderr (stdout holds the seal report in the chosen format): the
+/// checks that did not pass, then the summary.
+fn print_audit(audit: &crate::audit::Audit) -> Result<()> {
+    use crate::audit::Status;
+    let mut err = std::io::stderr().lock();
+    for r in audit.results.iter().filter(|r| matches!(r.status, Status::Fail | Status::Error)) {
+        writeln!(err, "audit: {} {}: {}", r.status.as_str(), r.id, r.title)?;
+        if let Some(reason) = &r.reason {
+            writeln!(err, "audit:   {reason}")?;
+        }
+        for e in r.evidence.iter().take(5) {
+            writeln!(err, "audit:   expected {}; found {} ({})", e.expected, e.actual, e.source)?;
+        }
+    }
+    writeln!(err, "audit: {}", crate::audit::output::summary_line(audit))?;
+    // The READY-FOR-IMAGE / NOT-READY line is the signal's; this says what it rests on.
+    if !audit.summary.required_failed.is_empty() {
+        writeln!(err, "audit: required checks failed: {}", audit.summary.required_failed.join(", "))?;
+    }
+    Ok(())
 }
 
 /// Shows the summary on stderr and asks; true only for an explicit yes.

@@ -7,12 +7,12 @@
 
 mod cloud_init;
 mod files;
-mod homes;
-mod logs;
+pub(crate) mod homes;
+pub(crate) mod logs;
 mod machine;
 mod misc;
 mod network;
-mod ssh;
+pub(crate) mod ssh;
 mod users;
 
 use std::path::PathBuf;

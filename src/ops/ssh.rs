@@ -51,7 +51,7 @@ pub fn authorized_keys(ctx: &mut Ctx<'_, '_>) {
 
 /// Expands sshd's `%%`, `%h`, `%u`, `%U` tokens; a relative result is relative to the home.
 /// `None` for tokens amiprep cannot know statically.
-fn expand(pattern: &str, user: &str, uid: u32, home: &str) -> Option<String> {
+pub(crate) fn expand(pattern: &str, user: &str, uid: u32, home: &str) -> Option<String> {
     let mut out = String::new();
     let mut chars = pattern.chars();
     while let Some(c) = chars.next() {

@@ -241,7 +241,7 @@ fn did_you_mean(msg: &str) -> Option<String> {
 }
 
 /// Levenshtein distance, for typo suggestions.
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(super) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

@@ -77,6 +77,8 @@ pub struct Resolved {
     pub users_remove: Vec<String>,
     pub users_lock: Vec<String>,
     pub include_mounts: Vec<String>,
+    /// The `[checks]` section: audit sets, skips, remediation and thresholds.
+    pub checks: crate::audit::Settings,
     /// `[services]`, in the order written, each unit at most once per verb.
     pub services: Vec<ServiceWant>,
     pub services_preset: bool,
@@ -165,6 +167,7 @@ impl Default for Resolved {
             users_remove: Vec::new(),
             users_lock: Vec::new(),
             include_mounts: Vec::new(),
+            checks: crate::audit::Settings::default(),
             services: Vec::new(),
             services_preset: true,
             then: Then::None,
@@ -361,6 +364,7 @@ fn apply(r: &mut Resolved, f: &ProfileFile, loc: &Locator<'_>) -> Result<(), Pro
         }
     }
     apply_services(r, f, loc)?;
+    apply_checks(&mut r.checks, &f.checks, loc)?;
     if let Some(t) = f.signal.then {
         r.then = t;
     }
@@ -427,6 +431,57 @@ fn apply_services(r: &mut Resolved, f: &ProfileFile, loc: &Locator<'_>) -> Resul
     r.services.sort_by_key(|w| w.verb);
     if let Some(p) = s.preset {
         r.services_preset = p;
+    }
+    Ok(())
+}
+
+/// Merges a `[checks]` section: set and id lists append, scalars replace.
+fn apply_checks(r: &mut crate::audit::Settings, c: &schema::Checks, loc: &Locator<'_>) -> Result<(), ProfileError> {
+    for (list, into, what) in [(&c.include, &mut r.include, "include"), (&c.skip, &mut r.skip, "skip")] {
+        for v in list {
+            let name = v.get_ref();
+            if !crate::audit::is_known(name) {
+                let known: Vec<&str> = crate::audit::SETS
+                    .iter()
+                    .map(|(s, _)| *s)
+                    .chain(crate::audit::CHECKS.iter().map(|c| c.id))
+                    .collect();
+                let hint = match known
+                    .iter()
+                    .min_by_key(|k| load::edit_distance(k, name))
+                    .filter(|k| load::edit_distance(k, name) <= 3)
+                {
+                    Some(k) => format!("did you mean {k:?}? `amiprep checks list` shows every set and check id"),
+                    None => "name a set (cis-level1, cis-level2, image-ready) or a check id from `amiprep checks list`"
+                        .into(),
+                };
+                return Err(loc.err(v, format!("[checks] {what}: unknown set or check {name:?}"), &hint));
+            }
+            push_unique(into, name);
+        }
+    }
+    if let Some(on) = c.remediate {
+        r.remediate = on;
+    }
+    if let Some(v) = &c.permit_root_login {
+        if !crate::audit::PERMIT_ROOT_LOGIN.contains(&v.get_ref().as_str()) {
+            return Err(loc.err(
+                v,
+                format!("permit_root_login {:?} is not allowed", v.get_ref()),
+                "write \"no\" or \"prohibit-password\"",
+            ));
+        }
+        r.permit_root_login = v.get_ref().clone();
+    }
+    for (name, value) in c.params() {
+        let Some(v) = value else { continue };
+        let n = *v.get_ref();
+        if !(0..=1_000_000).contains(&n) {
+            return Err(loc.err(v, format!("{name} = {n} is out of range"), "use a whole number from 0 to 1000000"));
+        }
+        if let Some(slot) = r.params.iter_mut().find(|(k, _)| *k == name) {
+            slot.1 = n;
+        }
     }
     Ok(())
 }

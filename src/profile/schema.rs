@@ -3,7 +3,7 @@
 //! Every field is optional so a file says only what it changes. Merge rules, applied from the
 //! first parent to the last `-p`: a scalar or option set by a later profile replaces the earlier
 //! value; a list is appended to the earlier list (duplicates dropped). To undo a parent's glob,
-//! use `keep`, which always wins.
+//! use `keep`, which always wins. `[checks] skip` likewise always wins over `include`.
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -23,6 +23,8 @@ pub struct ProfileFile {
     pub users: Users,
     #[serde(default)]
     pub walk: Walk,
+    #[serde(default)]
+    pub checks: Checks,
     #[serde(default)]
     pub services: Services,
     #[serde(default)]
@@ -170,6 +172,53 @@ pub struct Walk {
     pub include_mounts: Vec<Spanned<String>>,
 }
 
+/// The hardening audit: which check sets run, which checks are skipped, whether `seal`
+/// remediates, and the thresholds of the catalogue (`amiprep checks list`). `include` and
+/// `skip` take set names (`cis-level1`, `cis-level2`, `image-ready`) or check ids.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checks {
+    #[serde(default)]
+    pub include: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub skip: Vec<Spanned<String>>,
+    /// Let `seal` fix what it safely can (as `seal --remediate`). Default false.
+    pub remediate: Option<bool>,
+    /// `no` (default) or `prohibit-password`.
+    pub permit_root_login: Option<Spanned<String>>,
+    pub max_auth_tries: Option<Spanned<i64>>,
+    pub login_grace_time: Option<Spanned<i64>>,
+    pub client_alive_interval: Option<Spanned<i64>>,
+    pub client_alive_count_max: Option<Spanned<i64>>,
+    pub max_sessions: Option<Spanned<i64>>,
+    pub pass_max_days: Option<Spanned<i64>>,
+    pub pass_min_days: Option<Spanned<i64>>,
+    pub pass_warn_age: Option<Spanned<i64>>,
+    pub inactive_days: Option<Spanned<i64>>,
+    pub min_password_length: Option<Spanned<i64>>,
+    pub faillock_deny: Option<Spanned<i64>>,
+    pub shell_timeout: Option<Spanned<i64>>,
+}
+
+impl Checks {
+    /// The numeric parameters by their names in [`crate::audit::PARAMS`].
+    pub fn params(&self) -> [(&'static str, &Option<Spanned<i64>>); 12] {
+        [
+            ("max_auth_tries", &self.max_auth_tries),
+            ("login_grace_time", &self.login_grace_time),
+            ("client_alive_interval", &self.client_alive_interval),
+            ("client_alive_count_max", &self.client_alive_count_max),
+            ("max_sessions", &self.max_sessions),
+            ("pass_max_days", &self.pass_max_days),
+            ("pass_min_days", &self.pass_min_days),
+            ("pass_warn_age", &self.pass_warn_age),
+            ("inactive_days", &self.inactive_days),
+            ("min_password_length", &self.min_password_length),
+            ("faillock_deny", &self.faillock_deny),
+            ("shell_timeout", &self.shell_timeout),
+        ]
+    }
+}
 /// Unit files to enable, disable, mask or unmask, by systemd unit name (`nginx` means
 /// `nginx.service`). A unit named in a later profile drops out of the other three lists of the
 /// earlier ones: the last word about a unit wins.

@@ -98,6 +98,16 @@ fn render(r: &Resolved, origins: bool) -> String {
     let _ = writeln!(s, "\n# Separate filesystems under the root that cleanup may enter.");
     let _ = writeln!(s, "[walk]");
     let _ = writeln!(s, "include_mounts = {}", list(&r.include_mounts));
+    let c = &r.checks;
+    let _ = writeln!(s, "\n# The hardening audit (`amiprep audit`, and `seal` after cleanup). skip always wins.");
+    let _ = writeln!(s, "[checks]");
+    let _ = writeln!(s, "include = {}  # cis-level1 | cis-level2 | image-ready | check ids", list(&c.include));
+    let _ = writeln!(s, "skip = {}", list(&c.skip));
+    let _ = writeln!(s, "remediate = {}  # let seal fix what it safely can", c.remediate);
+    let _ = writeln!(s, "permit_root_login = {}  # no | prohibit-password", toml_str(&c.permit_root_login));
+    for (name, default, what) in crate::audit::PARAMS {
+        let _ = writeln!(s, "{name} = {}  # {what} (default {default})", c.param(name));
+    }
     let _ = writeln!(s, "\n# Units, changed with systemctl (--root under an offline root). Unmask runs first.");
     let _ = writeln!(s, "[services]");
     for verb in [Verb::Enable, Verb::Disable, Verb::Mask, Verb::Unmask] {

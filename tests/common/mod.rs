@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod dirty;
+pub mod hardened;
 pub mod snapshot;
 
 use std::ffi::OsStr;
