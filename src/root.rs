@@ -200,9 +200,7 @@ impl Root {
     /// change. A file bind-mounted over (`etc/resolv.conf` in some setups) is its own mount.
     pub fn path_mount_allowed(&self, rel: &RelPath) -> io::Result<bool> {
         let (dir, name) = self.open_parent(rel)?;
-        let flags = AtFlags::SYMLINK_NOFOLLOW;
-        let id = rustix::fs::statx(&dir, name, flags, StatxFlags::MNT_ID)?.stx_mnt_id;
-        Ok(self.allowed_mounts.contains(&id))
+        Ok(self.allowed_mounts.contains(&mount_id(dir.as_fd(), name)?))
     }
 
     /// Opens a directory without following any symlink on the way. Used for everything that
@@ -392,11 +390,32 @@ fn proc_fd_path(fd: BorrowedFd<'_>) -> io::Result<PathBuf> {
 
 use std::os::unix::ffi::OsStringExt;
 
-/// The kernel's mount id of `path` relative to `dir` (`""` for `dir` itself). Unlike `st_dev` it
-/// also tells bind mounts of the same filesystem apart.
-pub fn mount_id(dir: BorrowedFd<'_>, path: &str) -> io::Result<u64> {
-    let flags = AtFlags::SYMLINK_NOFOLLOW | if path.is_empty() { AtFlags::EMPTY_PATH } else { AtFlags::empty() };
-    Ok(rustix::fs::statx(dir, path, flags, StatxFlags::MNT_ID)?.stx_mnt_id)
+/// The kernel's mount id of `name` in `dir` (`""` for `dir` itself), not following a symlink.
+/// Unlike `st_dev` it also tells bind mounts of the same filesystem apart.
+pub fn mount_id(dir: BorrowedFd<'_>, name: impl AsRef<OsStr>) -> io::Result<u64> {
+    let name = name.as_ref();
+    let flags = AtFlags::SYMLINK_NOFOLLOW | if name.is_empty() { AtFlags::EMPTY_PATH } else { AtFlags::empty() };
+    let st = rustix::fs::statx(dir, name, flags, StatxFlags::MNT_ID)?;
+    if st.stx_mask & StatxFlags::MNT_ID.bits() != 0 && st.stx_mnt_id != 0 {
+        return Ok(st.stx_mnt_id);
+    }
+    // Kernels before 5.8 have no STATX_MNT_ID, and qemu-user (which runs the aarch64 tests)
+    // claims it but leaves it 0: every file would look like one mount and walks would cross
+    // into any. fdinfo has had the id of any open descriptor since Linux 3.15; O_PATH with
+    // O_NOFOLLOW opens the name itself (a symlink, a FIFO) without following or reading it.
+    use std::os::fd::AsRawFd;
+    let opened;
+    let fd = if name.is_empty() {
+        dir
+    } else {
+        opened = rustix::fs::openat(dir, name, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())?;
+        opened.as_fd()
+    };
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd()))?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("mnt_id:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| io::Error::other("no mount id from statx or /proc/self/fdinfo"))
 }
 
 /// Reads a regular file to the end, refusing FIFOs, devices and directories.

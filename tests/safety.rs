@@ -35,7 +35,9 @@ fn sealing_twice_changes_nothing_the_second_time() {
 /// Holds an exclusive flock on the root directory, as a running seal does.
 fn hold_lock(root: &Path) -> std::os::fd::OwnedFd {
     use rustix::fs::{FlockOperation, Mode, OFlags};
-    let fd = rustix::fs::open(root, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap();
+    // CLOEXEC: an amiprep that another test spawns meanwhile must not inherit the descriptor,
+    // or it would keep the lock held after this test drops it.
+    let fd = rustix::fs::open(root, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).unwrap();
     rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive).unwrap();
     fd
 }
@@ -79,12 +81,10 @@ fn on_a_terminal(sb: &Sandbox, args: &[&str], answer: &str) -> Option<(i32, Stri
     use std::io::Write;
     let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
     // Through the cross runner (qemu) when the tests use one, like assert_cmd does.
-    let runner =
-        std::env::vars().find(|(k, _)| k.starts_with("CARGO_TARGET_") && k.ends_with("_RUNNER")).map(|(_, v)| v);
-    let bin = assert_cmd::cargo::cargo_bin("amiprep");
-    let mut line = format!("AMIPREP_PROFILE_PATH={} ", quote(sb.profiles.to_str().unwrap()));
-    line += &runner.map(|r| format!("{r} ")).unwrap_or_default();
-    line += &quote(bin.to_str().unwrap());
+    let mut line = format!("AMIPREP_PROFILE_PATH={}", quote(sb.profiles.to_str().unwrap()));
+    for word in common::amiprep_argv() {
+        line += &format!(" {}", quote(&word));
+    }
     for a in args {
         line += &format!(" {}", quote(a));
     }

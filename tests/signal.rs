@@ -133,9 +133,10 @@ fn shipped_units_pass_systemd_analyze_verify() {
 
 /// Runs `amiprep plan` on the live system (read-only) from an interactive bash on a pty.
 fn plan_from_interactive_bash(sb: &Sandbox, profile: &str) -> String {
-    let bin = assert_cmd::cargo::cargo_bin("amiprep");
+    // Through the cross runner (qemu) when the tests use one.
+    let bin = common::amiprep_argv().join(" ");
     // `; true` keeps bash from exec'ing amiprep in its place: bash must be the parent.
-    let inner = format!("AMIPREP_PROFILE_PATH={} {} plan -p {profile}; true", sb.profiles.display(), bin.display());
+    let inner = format!("AMIPREP_PROFILE_PATH={} {bin} plan -p {profile}; true", sb.profiles.display());
     let out = std::process::Command::new("script")
         .args(["-qec", &format!("bash --norc --noprofile -i -c '{inner}'"), "/dev/null"])
         .stdin(std::process::Stdio::null())

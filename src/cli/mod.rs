@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand, each with a `run` returning an exit code.
 
 mod audit;
+mod docs;
 mod firstboot;
 mod plan;
 mod profile;
@@ -54,6 +55,10 @@ enum Command {
     /// The check catalogue.
     #[command(subcommand)]
     Checks(audit::ChecksCmd),
+    /// Print shell completions, generated from this binary's commands.
+    Completions(docs::CompletionsCmd),
+    /// Print the man page, or write every page into a directory with --dir.
+    Manpage(docs::ManpageCmd),
     /// First boot of a new instance from a sealed image: host keys, machine-id, receipt
     /// history. Does nothing on a reboot of the same instance. Run by amiprep-firstboot.service.
     Firstboot(firstboot::FirstbootCmd),
@@ -67,6 +72,8 @@ impl Cli {
             Command::Profile(c) => c.run(),
             Command::Audit(c) => c.run(),
             Command::Checks(c) => c.run(),
+            Command::Completions(c) => c.run(),
+            Command::Manpage(c) => c.run(),
             Command::Firstboot(c) => c.run(),
         }
     }

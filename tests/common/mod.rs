@@ -154,6 +154,18 @@ pub fn only(ops: &[&str]) -> String {
     OPERATIONS.iter().map(|op| format!("[operations.{op}]\nenabled = {}\n", ops.contains(op))).collect()
 }
 
+/// The command that runs the real binary, for tests that build a shell command line: the
+/// `CARGO_TARGET_<triple>_RUNNER` of the target the tests were built for (qemu for the aarch64
+/// suite) split on spaces, as cargo and assert_cmd do, then the binary.
+pub fn amiprep_argv() -> Vec<String> {
+    let env = if cfg!(target_env = "musl") { "MUSL" } else { "GNU" };
+    let var = format!("CARGO_TARGET_{}_UNKNOWN_LINUX_{env}_RUNNER", std::env::consts::ARCH.to_uppercase());
+    let mut argv: Vec<String> =
+        std::env::var(var).map(|r| r.split(' ').map(str::to_string).collect()).unwrap_or_default();
+    argv.push(assert_cmd::cargo::cargo_bin("amiprep").to_str().expect("target paths are UTF-8").to_string());
+    argv
+}
+
 /// Runs the real binary (through `CARGO_TARGET_<triple>_RUNNER` when set, e.g. qemu) with no
 /// terminal: stdin is closed and stdout/stderr are pipes.
 pub fn run_amiprep<'a>(profile_dir: &Path, args: impl IntoIterator<Item = &'a OsStr>) -> Run {
