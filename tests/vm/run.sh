@@ -56,7 +56,8 @@ root=$work/root
 # The host's own amiprep, for the offline audit of the sealed disk.
 host_bin=${AMIPREP_BIN:-$repo/target/release/amiprep}
 [ -x "$host_bin" ] || (cd "$repo" && cargo build --release --quiet) || die "cargo build --release"
-deb=$(ls -t "$repo"/target/debian/amiprep_*_amd64.deb 2>/dev/null | head -1 || true)
+# The .deb that .ci/release-checks built (packaging/build-release.sh), when there is one.
+deb=$(ls -t "$repo"/target/release-artifacts/amiprep_*_amd64.deb 2>/dev/null | head -1 || true)
 if [ -n "${AMIPREP_BIN:-}" ] || [ -z "$deb" ]; then
   bin=${AMIPREP_BIN:-}
   if [ -z "$bin" ]; then
