@@ -54,7 +54,8 @@ mkdir -p "$work"
 cp -a "$cache/bookworm" "$work/root" || die "copying the base tree"
 root=$work/root
 # The host's own amiprep, for the offline audit of the sealed disk.
-host_bin=${AMIPREP_BIN:-$repo/target/release/amiprep}
+host_bin=${AMIPREP_BIN:-$repo/target/x86_64-unknown-linux-musl/release/amiprep}
+[ -x "$host_bin" ] || host_bin=$repo/target/release/amiprep
 [ -x "$host_bin" ] || (cd "$repo" && cargo build --release --quiet) || die "cargo build --release"
 # The .deb that .ci/release-checks built (packaging/build-release.sh), when there is one.
 deb=$(ls -t "$repo"/target/release-artifacts/amiprep_*_amd64.deb 2>/dev/null | head -1 || true)
