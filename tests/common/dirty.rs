@@ -574,8 +574,8 @@ fn packages(p: &mut Planter<'_>) {
     p.gone("package-cache", "var/cache/apt/pkgcache.bin", "cache");
     p.gone("package-cache", "var/cache/apt/srcpkgcache.bin", "cache");
     for list in [
-        "var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease",
-        "var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages.lz4",
+        "var/lib/apt/lists/mirror.example_debian_dists_bookworm_InRelease",
+        "var/lib/apt/lists/mirror.example_debian_dists_bookworm_main_binary-amd64_Packages.lz4",
     ] {
         p.gone("package-cache", list, "Package: x\n");
     }

@@ -6,7 +6,9 @@
 #   tests/vm/build-base.sh DIR        builds DIR (about 3 minutes; needs the Debian mirror)
 set -euo pipefail
 dir=${1:?usage: build-base.sh DIR}
-mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# The mirror this machine's own apt uses for bookworm (so nothing here names a host).
+mirror=${DEBIAN_MIRROR:-$(apt-cache policy | awk '$3 == "bookworm/main" && $4 == "amd64" {print $2; exit}')}
+[ -n "$mirror" ] || { echo "no bookworm/main source in this machine's apt configuration (apt-get update?)" >&2; exit 1; }
 tmp="$dir.tmp"
 rm -rf "$tmp"
 mkdir -p "$(dirname "$dir")"
