@@ -81,7 +81,10 @@ impl SealCmd {
         // A required check that fails makes the seal not ready, like a failed action.
         let mut audit = crate::audit::run(&p.root, &p.profile, &[]);
         audit.note_refusals(&refusals);
-        print_audit(&audit)?;
+        // Like the report below: an unwritable stderr must not stop the signal.
+        if let Err(e) = print_audit(&audit) {
+            log::warn!("cannot print the audit ({:#}); the receipt has its summary", e.error);
+        }
         let t = &report.totals.all;
         let failure = if t.failed > 0 {
             Some(format!("{} of {} actions failed", t.failed, t.actions))
