@@ -35,12 +35,15 @@ step() { printf '\n--> %s\n' "$*"; }
 [ "$(dpkg-deb -f "$DEB" Architecture)" = amd64 ] || fail "$DEB is not an amd64 package: it must run in this machine's chroot"
 
 # The cached root: built in a temp directory and renamed into place, so a run killed halfway
-# never leaves a half-built root that a later run would trust.
+# never leaves a half-built root that a later run would trust; under a lock, so two CI runs on
+# one machine never build (or copy) it at the same time.
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.lock"
+flock 9
 if [ ! -f "$BASE/.amiprep-ci-complete" ]; then
     step "debootstrap $SUITE into $BASE (cache missing)"
     mirror=$(apt-cache policy | awk -v s="$SUITE/main" '$3 == s && $4 == "amd64" {print $2; exit}')
     [ -n "$mirror" ] || fail "no $SUITE/main source in this machine's apt configuration (run apt-get update)"
-    mkdir -p "$CACHE"
     rm -rf "$BASE" "$BASE.new"
     # man-db for `man -w`; systemd for the unit directories and deb-systemd-helper.
     debootstrap --variant=minbase --include=systemd,man-db "$SUITE" "$BASE.new" "$mirror" >"$CACHE/debootstrap.log" 2>&1 ||
@@ -60,6 +63,7 @@ cleanup() {
 trap cleanup EXIT
 step "fresh copy of the cached root in $ROOT"
 cp -a "$BASE" "$ROOT"
+flock -u 9
 rm "$ROOT/.amiprep-ci-complete"
 # Maintainer scripts and man-db want /proc; /dev is already populated by debootstrap.
 mount -t proc proc "$ROOT/proc"
