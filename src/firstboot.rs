@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::hostkeys::{self, HostKey};
+use crate::hostkeys;
 use crate::profile::FirstbootConf;
 use crate::receipt::{self, HISTORY, INSTANCE, RECEIPT, Receipt};
 use crate::root::Root;
@@ -287,10 +287,7 @@ fn machine_id(root: &Root, steps: &mut Vec<Step>) {
 /// Why cloud-init will make the host keys itself on this boot, or `None` when it will not: it
 /// is installed, not disabled, enabled in systemd, and runs its ssh module with key types.
 pub fn cloud_init_makes_keys(root: &Root) -> Option<String> {
-    if !root.exists(Path::new("usr/bin/cloud-init")) {
-        return None;
-    }
-    if root.exists(Path::new("etc/cloud/cloud-init.disabled")) {
+    if !crate::ops::cloud_init::active(root) {
         return None;
     }
     if root.is_live() && std::fs::read_to_string("/proc/cmdline").is_ok_and(|c| c.contains("cloud-init=disabled")) {
@@ -300,20 +297,7 @@ pub fn cloud_init_makes_keys(root: &Root) -> Option<String> {
     if !["cloud-init.service", "cloud-init-network.service", "cloud-init.target"].iter().any(|u| units.linked(u)) {
         return None;
     }
-    let mut text = String::new();
-    let mut files = vec!["etc/cloud/cloud.cfg".to_string()];
-    for n in root.list_config(Path::new("etc/cloud/cloud.cfg.d")).unwrap_or_default() {
-        let n = n.to_string_lossy();
-        if n.ends_with(".cfg") {
-            files.push(format!("etc/cloud/cloud.cfg.d/{n}"));
-        }
-    }
-    for f in &files {
-        if let Ok(Some(d)) = root.read_config_opt(Path::new(f)) {
-            text.push_str(&String::from_utf8_lossy(&d));
-            text.push('\n');
-        }
-    }
+    let text = crate::ops::cloud_init::config_texts(root).join("\n");
     let lines: Vec<&str> = text.lines().map(str::trim).collect();
     let ssh_module = lines.iter().any(|l| {
         let item = l.trim_start_matches('-').trim().trim_start_matches('[').trim();
@@ -356,7 +340,7 @@ fn host_keys(
         if private && public {
             continue;
         }
-        let r = if private { derive_public(root, key) } else { hostkeys::generate(root, key, &comment) };
+        let r = if private { hostkeys::derive_public(root, key) } else { hostkeys::generate(root, key, &comment) };
         match r {
             Ok(()) => made.push(format!("{} (/{})", key.kind, key.path.display())),
             Err(e) => failed.push(format!("{e:#}")),
@@ -386,25 +370,6 @@ fn host_keys(
     } else {
         push(steps, "host-keys", if made.is_empty() { "skipped" } else { "done" }, detail);
     }
-}
-
-/// A private key whose `.pub` is missing: the public half is derived from it, not replaced.
-fn derive_public(root: &Root, key: &HostKey) -> anyhow::Result<()> {
-    let host_path = root
-        .real_path()
-        .join(root.canonical_dir(key.path.parent().unwrap_or(Path::new("")))?)
-        .join(key.path.file_name().unwrap_or_default());
-    let out = std::process::Command::new("ssh-keygen")
-        .arg("-y")
-        .arg("-f")
-        .arg(&host_path)
-        .stdin(std::process::Stdio::null())
-        .output()?;
-    if !out.status.success() {
-        anyhow::bail!("ssh-keygen -y {}: {}", key.path.display(), String::from_utf8_lossy(&out.stderr).trim());
-    }
-    root.write_atomic(&key.public(), &out.stdout, 0o644)?;
-    Ok(())
 }
 
 fn hostname(root: &Root) -> String {

@@ -77,7 +77,7 @@ pub fn generate(root: &Root, key: &HostKey, comment: &str) -> Result<()> {
     let result = (|| -> Result<()> {
         let tmp_rel = dir_rel.join(&tmp_name);
         // ssh-keygen takes a path: the temp directory's real one, which only root can change.
-        let host_dir = root.real_path().join(root.canonical_dir(&tmp_rel)?);
+        let host_dir = root.host_dir(&tmp_rel)?;
         let out = Command::new("ssh-keygen")
             .args(["-q", "-t", &key.kind, "-N", "", "-C", comment, "-f"])
             .arg(host_dir.join("key"))
@@ -151,10 +151,26 @@ fn clear(dir: &impl AsFd, name: &str) -> Result<()> {
 
 fn ssh_keys_gid(root: &Root) -> Option<u32> {
     let group = root.read_config_opt(Path::new("etc/group")).ok()??;
-    String::from_utf8_lossy(&group).lines().find_map(|l| {
-        let mut f = l.split(':');
-        (f.next() == Some("ssh_keys")).then(|| f.nth(1).and_then(|g| g.parse().ok())).flatten()
-    })
+    crate::accounts::records(&group)
+        .into_iter()
+        .find(|r| r.first().is_some_and(|n| n == "ssh_keys"))
+        .and_then(|r| r.get(2)?.parse().ok())
+}
+
+/// A private key whose `.pub` is missing: the public half is derived from it, not replaced.
+pub fn derive_public(root: &Root, key: &HostKey) -> Result<()> {
+    let dir = root.host_dir(key.path.parent().unwrap_or(Path::new("")))?;
+    let out = Command::new("ssh-keygen")
+        .arg("-y")
+        .arg("-f")
+        .arg(dir.join(key.path.file_name().unwrap_or_default()))
+        .stdin(Stdio::null())
+        .output()?;
+    if !out.status.success() {
+        bail!("ssh-keygen -y {}: {}", key.path.display(), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    root.write_atomic(&key.public(), &out.stdout, 0o644)?;
+    Ok(())
 }
 
 /// A public key's fingerprint line as `ssh-keygen -l` and cloud-init print it:

@@ -339,6 +339,12 @@ impl Root {
         crate::atomic::replace(dir.as_fd(), name, data, like.as_ref(), Some(mode))
     }
 
+    /// The real path on this system of directory `rel` (see [`Root::canonical_dir`]), for
+    /// tools that take a path, such as ssh-keygen.
+    pub fn host_dir(&self, rel: &RelPath) -> io::Result<PathBuf> {
+        Ok(self.real_path().join(self.canonical_dir(rel)?))
+    }
+
     /// Resolves a directory given by the image's own configuration (a passwd home, an
     /// `AuthorizedKeysFile` directory) to its canonical root-relative path. Symlinks are
     /// followed *inside the root* here, because administrators legitimately point `/home` at

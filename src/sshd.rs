@@ -396,16 +396,7 @@ pub fn validate(sshd: &Path, root: &Root, changes: &[(PathBuf, Vec<u8>)]) -> Res
         let conf = stage(root, &dir.join("root"), changes)?;
         let key = dir.join("host_key");
         let keygen = sshd.with_file_name("ssh-keygen");
-        let keygen = if keygen.exists() { keygen } else { PathBuf::from("ssh-keygen") };
-        let out = Command::new(&keygen)
-            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-            .arg(&key)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", keygen.display()))?;
-        if !out.status.success() {
-            return Err(format!("ssh-keygen failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
-        }
+        throwaway_host_key(if keygen.exists() { &keygen } else { Path::new("ssh-keygen") }, &key)?;
         let out = Command::new(sshd)
             .arg("-t")
             .arg("-f")
@@ -423,6 +414,22 @@ pub fn validate(sshd: &Path, root: &Root, changes: &[(PathBuf, Vec<u8>)]) -> Res
     })();
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+/// Makes a throwaway ed25519 host key at `key`, so `sshd -t` and `-T` never need the image's
+/// own keys.
+fn throwaway_host_key(keygen: &Path, key: &Path) -> Result<(), String> {
+    let out = std::process::Command::new(keygen)
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(key)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", keygen.display()))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("ssh-keygen failed: {}", String::from_utf8_lossy(&out.stderr).trim()))
+    }
 }
 
 /// A fresh directory only root can enter, under the temp directory of the system amiprep
@@ -536,12 +543,7 @@ mod tests {
                 std::fs::write(d.join(name), text).unwrap();
             }
             let key = r.join("hostkey");
-            let st = std::process::Command::new("ssh-keygen")
-                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-                .arg(&key)
-                .status()
-                .unwrap();
-            assert!(st.success());
+            throwaway_host_key(Path::new("ssh-keygen"), &key).unwrap();
             let out = std::process::Command::new(&sshd)
                 .arg("-T")
                 .arg("-f")
@@ -588,12 +590,7 @@ mod tests {
         std::fs::create_dir_all("/run/sshd").unwrap();
         let t = tempfile::tempdir().unwrap();
         let key = t.path().join("hostkey");
-        let st = std::process::Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-            .arg(&key)
-            .status()
-            .unwrap();
-        assert!(st.success());
+        throwaway_host_key(Path::new("ssh-keygen"), &key).unwrap();
         let out = std::process::Command::new(&sshd).arg("-T").arg("-h").arg(&key).output().unwrap();
         assert!(out.status.success(), "sshd -T: {}", String::from_utf8_lossy(&out.stderr));
         let reference = String::from_utf8(out.stdout).unwrap();

@@ -1,8 +1,9 @@
 //! cloud-init: per-instance state, logs, and the network configs it generated.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::Ctx;
+use crate::root::Root;
 
 /// Network configs cloud-init writes from the instance's metadata (usually MAC-pinned):
 /// `(directory, name test)`.
@@ -32,7 +33,7 @@ pub fn plan(ctx: &mut Ctx<'_, '_>) {
             ctx.p.remove_file(Path::new(log));
         }
     }
-    if ctx.profile.cloud_init_network_config && regenerates_network(ctx) {
+    if ctx.profile.cloud_init_network_config && regenerates_network(ctx.p.root) {
         for (dir, generated) in GENERATED {
             let dir = Path::new(dir);
             if !ctx.p.real_dir(dir) {
@@ -51,20 +52,31 @@ pub fn plan(ctx: &mut Ctx<'_, '_>) {
 /// configuration is not disabled (`network: {config: disabled}` in `etc/cloud/cloud.cfg` or
 /// `cloud.cfg.d/*.cfg`, or `etc/cloud/cloud-init.disabled`). Otherwise those files are the
 /// image's only network config and must stay.
-fn regenerates_network(ctx: &mut Ctx<'_, '_>) -> bool {
-    let root = ctx.p.root;
+fn regenerates_network(root: &Root) -> bool {
+    active(root) && !config_texts(root).iter().any(|t| disables_network(t))
+}
+
+/// True when cloud-init is installed in the root and not switched off with
+/// `etc/cloud/cloud-init.disabled`.
+pub(crate) fn active(root: &Root) -> bool {
     let installed = ["usr/bin/cloud-init", "bin/cloud-init"].iter().any(|p| root.exists(Path::new(p)));
-    if !installed || root.exists(Path::new("etc/cloud/cloud-init.disabled")) {
-        return false;
-    }
-    let mut files = vec![Path::new("etc/cloud/cloud.cfg").to_path_buf()];
+    installed && !root.exists(Path::new("etc/cloud/cloud-init.disabled"))
+}
+
+/// The text of `etc/cloud/cloud.cfg` and `cloud.cfg.d/*.cfg`, in the order cloud-init merges
+/// them. `cloud.cfg.d` is read only when it is a directory, not a link to one.
+pub(crate) fn config_texts(root: &Root) -> Vec<String> {
+    let mut files = vec![PathBuf::from("etc/cloud/cloud.cfg")];
     let d = Path::new("etc/cloud/cloud.cfg.d");
-    if ctx.p.real_dir(d) {
-        files.extend(ctx.p.list(d).into_iter().filter(|n| n.to_string_lossy().ends_with(".cfg")).map(|n| d.join(n)));
+    if matches!(root.lstat_opt(d), Ok(Some(st)) if crate::root::file_type(&st) == rustix::fs::FileType::Directory) {
+        let names = root.list_config(d).unwrap_or_default();
+        files.extend(names.into_iter().filter(|n| n.to_string_lossy().ends_with(".cfg")).map(|n| d.join(n)));
     }
-    !files.iter().any(|f| {
-        root.read_config_opt(f).ok().flatten().is_some_and(|data| disables_network(&String::from_utf8_lossy(&data)))
-    })
+    files
+        .iter()
+        .filter_map(|f| root.read_config_opt(f).ok().flatten())
+        .map(|data| String::from_utf8_lossy(&data).into_owned())
+        .collect()
 }
 
 /// Recognises both YAML spellings of `network: {config: disabled}`.

@@ -5,7 +5,7 @@
 //! host keys) goes last, so nothing run earlier in the seal can put it back; account removal
 //! comes after all of it (see [`plan_all`]).
 
-mod cloud_init;
+pub(crate) mod cloud_init;
 mod files;
 pub(crate) mod homes;
 pub(crate) mod logs;
